@@ -1,0 +1,62 @@
+// Lint: typescript-eslint's recommended rules plus the layer rule of DESIGN.md §6.
+// Layers import downward only; crypto/ and errors/ import nothing of the project.
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+const LAYERS = ['errors', 'crypto', 'db', 'sql', 'repositories', 'services', 'cli']
+/** Each layer may import only the layers listed for it (and itself). */
+const ALLOWED = {
+  errors: [],
+  crypto: [],
+  db: ['errors'],
+  sql: ['errors', 'crypto', 'db'],
+  repositories: ['errors', 'crypto', 'db', 'sql'],
+  services: ['errors', 'crypto', 'db', 'sql', 'repositories'],
+  cli: ['errors', 'crypto', 'db', 'sql', 'repositories', 'services'],
+}
+
+const layerRules = LAYERS.map((layer) => {
+  const forbidden = LAYERS.filter((l) => l !== layer && !ALLOWED[layer].includes(l))
+  return {
+    files: [`src/${layer}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...forbidden.map((l) => `../${l}/*`), '../index.js', '../*.js'],
+              message: `src/${layer} may import only: ${ALLOWED[layer].join(', ') || 'nothing of the project'} (DESIGN.md §6).`,
+            },
+          ],
+        },
+      ],
+    },
+  }
+})
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'dist/', '.emr-vault/', 'bench-results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/consistent-type-imports': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      'no-console': 'error',
+    },
+  },
+  {
+    files: ['scripts/**', 'seeds/**', 'src/cli/**', 'test/**', '*.cjs'],
+    rules: { 'no-console': 'off' },
+  },
+  {
+    files: ['**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { module: 'writable', require: 'readonly', process: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  ...layerRules,
+)
