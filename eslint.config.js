@@ -47,7 +47,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**', 'seeds/**', 'src/cli/**', 'test/**', '*.cjs'],
+    files: ['scripts/**', 'seeds/**', 'src/cli/**', 'test/**', '*.cjs', 'knexfile.ts'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import knex, { type Knex } from 'knex'
+import type { DbConfig } from './db-config.js'
+import { setupSession, type SetupConnection } from './session-setup.js'
+
+const RUNNING_FROM_SOURCE = import.meta.url.endsWith('.ts')
+
+/**
+ * knex configuration for emr-vault. `compileSqlOnError: false` keeps knex from
+ * interpolating bindings into its error messages (knex #5497, PR #5282); statements
+ * that carry keys or PHI do not go through knex's execution at all (sql/prepared.ts).
+ */
+export function knexConfig(config: DbConfig): Knex.Config {
+  return {
+    client: 'mysql2',
+    connection: {
+      host: config.host,
+      port: config.port,
+      user: config.user,
+      password: config.password,
+      database: config.database,
+      // knex also uses this as the default charset of tables it creates.
+      charset: 'utf8mb4',
+      timezone: 'Z',
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      multipleStatements: false,
+      ...(config.sslCa
+        ? { ssl: { ca: readFileSync(config.sslCa, 'utf8'), rejectUnauthorized: true } }
+        : {}),
+    },
+    pool: {
+      min: 0,
+      max: config.poolMax ?? 10,
+      afterCreate(
+        conn: SetupConnection,
+        done: (err: Error | null, conn: unknown) => void,
+      ) {
+        setupSession(conn).then(
+          () => done(null, conn),
+          (err: Error) => done(err, conn),
+        )
+      },
+    },
+    compileSqlOnError: false,
+    migrations: {
+      tableName: 'knex_migrations',
+      directory: fileURLToPath(new URL('../../migrations', import.meta.url)),
+      // Run from source (tsx) the migrations are .ts; built, they are .js next to
+      // .d.ts files, which knex would otherwise also try to load as '.ts'.
+      loadExtensions: [RUNNING_FROM_SOURCE ? '.ts' : '.js'],
+    },
+  }
+}
+
+/** Creates the knex instance (and its pool) the repositories and services run on. */
+export function createDb(config: DbConfig): Knex {
+  return knex(knexConfig(config))
+}

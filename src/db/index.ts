@@ -1,0 +1,10 @@
+export { createDb, knexConfig } from './connection.js'
+export { dbConfigFromEnv, isDbConfigured, DB_ENV, type DbConfig } from './db-config.js'
+export {
+  assertSupportedServer,
+  parseServerVersion,
+  type ServerInfo,
+  type ServerFlavour,
+} from './server-version.js'
+export { SESSION_SQL } from './session-setup.js'
+export { newRowId, rowIdFromString, rowIdToString } from './row-id.js'

@@ -1,0 +1,8 @@
+export { VaultError, type VaultErrorCode } from './vault-error.js'
+export { ValidationError } from './validation-error.js'
+export { NotFoundError } from './not-found-error.js'
+export { AuthenticationError } from './authentication-error.js'
+export { AccessDeniedError } from './access-denied-error.js'
+export { IntegrityError } from './integrity-error.js'
+export { ConfigurationError } from './configuration-error.js'
+export { DatabaseError, type DatabaseErrorInfo } from './database-error.js'

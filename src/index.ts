@@ -1,0 +1,37 @@
+/**
+ * emr-vault public API. Everything a caller may rely on is exported here by name;
+ * test/public-api.test.ts pins the list.
+ */
+export { createVault, type Vault, type VaultOptions } from './services/vault.js'
+export type { Session } from './services/session.js'
+export type {
+  AccessEntry,
+  ClinicalRecord,
+  Demographics,
+  NewClinicalRecord,
+  NewUser,
+  Patient,
+  RecordKind,
+  Role,
+  UserSummary,
+} from './services/domain.js'
+export {
+  createDb,
+  dbConfigFromEnv,
+  isDbConfigured,
+  DB_ENV,
+  type DbConfig,
+} from './db/index.js'
+export { KDF_POLICY, type KdfPolicy } from './crypto/kdf-policy.js'
+export { generateUserKeyPair as generateRecoveryKeyPair } from './crypto/keypair.js'
+export {
+  AccessDeniedError,
+  AuthenticationError,
+  ConfigurationError,
+  DatabaseError,
+  IntegrityError,
+  NotFoundError,
+  ValidationError,
+  VaultError,
+  type VaultErrorCode,
+} from './errors/index.js'

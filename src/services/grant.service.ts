@@ -1,0 +1,86 @@
+import { wipe } from '../crypto/bytes.js'
+import { sealPatientKey } from '../crypto/patient-key-seal.js'
+import { rowIdFromString, rowIdToString } from '../db/row-id.js'
+import { NotFoundError, ValidationError } from '../errors/index.js'
+import {
+  findCurrentGrant,
+  insertGrant,
+  listGrantedPatientIds,
+  listGrantees,
+} from '../repositories/patient-key.repository.js'
+import { findUserById } from '../repositories/user.repository.js'
+import type { AccessEntry } from './domain.js'
+import { openGrant, requireGrant } from './patient-access.js'
+import type { Session } from './session.js'
+import type { VaultContext } from './vault-context.js'
+
+/**
+ * Grants a patient to another user: the granter opens the patient key with their
+ * own grant and seals it to the grantee's public key (DESIGN.md §5). Granting
+ * twice is a no-op that reports `created: false`.
+ */
+export async function grantPatient(
+  ctx: VaultContext,
+  session: Session,
+  patientId: string,
+  granteeUserId: string,
+): Promise<{ created: boolean }> {
+  const pid = rowIdFromString(patientId, 'patientId')
+  const gid = rowIdFromString(granteeUserId, 'granteeUserId')
+  return ctx.db.transaction(async (trx) => {
+    // FOR SHARE: a concurrent rotation waits, so the grant is for the current version.
+    const own = await requireGrant(trx, session, pid, true)
+    const grantee = await findUserById(trx, gid)
+    if (!grantee) throw new NotFoundError('user', granteeUserId)
+    if (grantee.disabled_at !== null) {
+      throw new ValidationError('granteeUserId', 'names a disabled user')
+    }
+    if (await findCurrentGrant(trx, pid, gid)) return { created: false }
+    const patientKey = await openGrant(session, own)
+    try {
+      const sealed = await sealPatientKey(patientKey, grantee.public_key, {
+        patientId,
+        keyVersion: own.key_version,
+        recipientId: granteeUserId,
+      })
+      await insertGrant(trx, {
+        patient_id: pid,
+        key_version: own.key_version,
+        user_id: gid,
+        sealed_key: sealed,
+        granted_by: session.userIdBytes,
+      })
+    } finally {
+      wipe(patientKey)
+    }
+    return { created: true }
+  })
+}
+
+export async function listAccess(
+  ctx: VaultContext,
+  session: Session,
+  patientId: string,
+): Promise<AccessEntry[]> {
+  const pid = rowIdFromString(patientId, 'patientId')
+  const rows = await ctx.db.transaction(async (trx) => {
+    await requireGrant(trx, session, pid)
+    return listGrantees(trx, pid)
+  })
+  return rows.map((r) => ({
+    userId: rowIdToString(r.user_id),
+    username: r.username,
+    displayName: r.display_name,
+    grantedBy: rowIdToString(r.granted_by),
+    grantedAt: r.granted_at,
+  }))
+}
+
+export async function listAccessiblePatients(
+  ctx: VaultContext,
+  session: Session,
+): Promise<string[]> {
+  session.privateKey()
+  const ids = await listGrantedPatientIds(ctx.db, session.userIdBytes)
+  return ids.map(rowIdToString)
+}

@@ -1,0 +1,74 @@
+import { wipe } from '../crypto/bytes.js'
+import { deriveFieldKeys } from '../crypto/field-keys.js'
+import { openPatientKey } from '../crypto/patient-key-seal.js'
+import { rowIdToString } from '../db/row-id.js'
+import { AccessDeniedError } from '../errors/index.js'
+import type { PatientKeyGrantRow } from '../repositories/patient-key.row.js'
+import { findCurrentGrant } from '../repositories/patient-key.repository.js'
+import { sqlFieldKeys, type SqlFieldKeys } from '../sql/envelope-sql.js'
+import type { Executor } from '../sql/prepared.js'
+import { asIntegrityError } from './crypto-errors.js'
+import type { Session } from './session.js'
+
+/**
+ * The session user's current grant for the patient, checked in the database on
+ * every access (HIPAA 164.312(a)(1): no decrypt path without a grant). A patient
+ * that does not exist is refused the same way, so ids reveal nothing.
+ */
+export async function requireGrant(
+  db: Executor,
+  session: Session,
+  patientId: Buffer,
+  forShare = false,
+): Promise<PatientKeyGrantRow> {
+  const grant = await findCurrentGrant(db, patientId, session.userIdBytes, forShare)
+  if (!grant) {
+    throw new AccessDeniedError(`no access to patient ${rowIdToString(patientId)}`)
+  }
+  return grant
+}
+
+/** Opens the patient key sealed in `grant` with the session's private key. Caller wipes it. */
+export async function openGrant(
+  session: Session,
+  grant: PatientKeyGrantRow,
+): Promise<Buffer> {
+  try {
+    return await openPatientKey(grant.sealed_key, session.privateKey(), {
+      patientId: rowIdToString(grant.patient_id),
+      keyVersion: grant.key_version,
+      recipientId: session.userId,
+    })
+  } catch (err) {
+    throw asIntegrityError(err, `grant for patient ${rowIdToString(grant.patient_id)}`)
+  }
+}
+
+/** Field subkeys ready for SQL, from a patient key. The patient key is not touched. */
+export function fieldKeysFor(patientKey: Buffer, keyVersion: number): SqlFieldKeys {
+  const keys = deriveFieldKeys(patientKey)
+  const sql = sqlFieldKeys(keys, keyVersion)
+  wipe(keys.mac)
+  return sql
+}
+
+/** Grant check, then the field subkeys (from the session cache or by opening the grant). */
+export async function patientFieldKeys(
+  db: Executor,
+  session: Session,
+  patientId: Buffer,
+  forShare = false,
+): Promise<SqlFieldKeys> {
+  const grant = await requireGrant(db, session, patientId, forShare)
+  const id = rowIdToString(patientId)
+  const cached = session.keyCache.get(id, grant.key_version)
+  if (cached) return cached
+  const patientKey = await openGrant(session, grant)
+  try {
+    const keys = fieldKeysFor(patientKey, grant.key_version)
+    session.keyCache.set(id, keys)
+    return keys
+  } finally {
+    wipe(patientKey)
+  }
+}

@@ -1,0 +1,126 @@
+import { wipe } from '../crypto/bytes.js'
+import { generatePatientKey } from '../crypto/patient-key.js'
+import { sealPatientKey } from '../crypto/patient-key-seal.js'
+import { newRowId, rowIdFromString, rowIdToString } from '../db/row-id.js'
+import { NotFoundError } from '../errors/index.js'
+import {
+  insertPatient,
+  readPatient as readPatientRow,
+  updatePatient as updatePatientRow,
+} from '../repositories/patient.repository.js'
+import {
+  insertGrant,
+  insertKeyVersion,
+  insertRecoverySeal,
+} from '../repositories/patient-key.repository.js'
+import { DEMOGRAPHIC_FIELDS, decodeFields, encodeFields } from './chart-fields.js'
+import type { Demographics, Patient } from './domain.js'
+import { requireObject } from './field-values.js'
+import { fieldKeysFor, patientFieldKeys } from './patient-access.js'
+import type { Session } from './session.js'
+import { recoveryRecipientId, type VaultContext } from './vault-context.js'
+
+const FIRST_KEY_VERSION = 1
+
+/**
+ * Creates a patient with a fresh patient key (version 1), sealed to the creator
+ * and to the organisation's recovery key, and the demographics encrypted under
+ * it: all in one transaction.
+ */
+export async function createPatient(
+  ctx: VaultContext,
+  session: Session,
+  demographics: Demographics,
+): Promise<string> {
+  const values = encodeFields(
+    DEMOGRAPHIC_FIELDS,
+    requireObject(demographics, 'demographics'),
+    false,
+  )
+  session.privateKey() // fail fast on a closed session
+  const id = newRowId()
+  const patientId = rowIdToString(id)
+  const patientKey = generatePatientKey()
+  try {
+    const keys = fieldKeysFor(patientKey, FIRST_KEY_VERSION)
+    const [ownSeal, recoverySeal] = await Promise.all([
+      sealPatientKey(patientKey, session.publicKey, {
+        patientId,
+        keyVersion: FIRST_KEY_VERSION,
+        recipientId: session.userId,
+      }),
+      sealPatientKey(patientKey, ctx.recoveryPublicKey, {
+        patientId,
+        keyVersion: FIRST_KEY_VERSION,
+        recipientId: recoveryRecipientId(ctx.recoveryFingerprint),
+      }),
+    ])
+    await ctx.db.transaction(async (trx) => {
+      await insertPatient(
+        trx,
+        { id, keyVersion: FIRST_KEY_VERSION, createdBy: session.userIdBytes },
+        values,
+        keys,
+      )
+      await insertKeyVersion(trx, id, FIRST_KEY_VERSION, session.userIdBytes)
+      await insertGrant(trx, {
+        patient_id: id,
+        key_version: FIRST_KEY_VERSION,
+        user_id: session.userIdBytes,
+        sealed_key: ownSeal,
+        granted_by: session.userIdBytes,
+      })
+      await insertRecoverySeal(trx, {
+        patient_id: id,
+        key_version: FIRST_KEY_VERSION,
+        recovery_key_fingerprint: ctx.recoveryFingerprint,
+        sealed_key: recoverySeal,
+      })
+    })
+    session.keyCache.set(patientId, keys)
+    return patientId
+  } finally {
+    wipe(patientKey)
+  }
+}
+
+export async function readPatient(
+  ctx: VaultContext,
+  session: Session,
+  patientId: string,
+): Promise<Patient> {
+  const id = rowIdFromString(patientId, 'patientId')
+  const row = await ctx.db.transaction(async (trx) => {
+    const keys = await patientFieldKeys(trx, session, id)
+    return readPatientRow(trx, id, keys)
+  })
+  if (!row) throw new NotFoundError('patient', patientId)
+  const fields = decodeFields(DEMOGRAPHIC_FIELDS, row)
+  return {
+    ...fields,
+    fullName: fields.fullName ?? '',
+    dateOfBirth: fields.dateOfBirth ?? '',
+    id: patientId,
+    keyVersion: row.current_key_version,
+    createdBy: rowIdToString(row.created_by),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}
+
+/** Re-encrypts the given demographics; fields not given are left as they are. */
+export async function updatePatient(
+  ctx: VaultContext,
+  session: Session,
+  patientId: string,
+  changes: Partial<Demographics>,
+): Promise<void> {
+  const id = rowIdFromString(patientId, 'patientId')
+  const values = encodeFields(DEMOGRAPHIC_FIELDS, requireObject(changes, 'changes'), true)
+  await ctx.db.transaction(async (trx) => {
+    const keys = await patientFieldKeys(trx, session, id, true)
+    if (!(await updatePatientRow(trx, id, values, keys))) {
+      throw new NotFoundError('patient', patientId)
+    }
+  })
+}

@@ -1,0 +1,275 @@
+import { wipe } from '../crypto/bytes.js'
+import type { KdfPolicy, ScryptParams } from '../crypto/kdf-policy.js'
+import { deriveKek, newKdfSalt } from '../crypto/kek.js'
+import { generateUserKeyPair, x25519PublicKeyOf } from '../crypto/keypair.js'
+import {
+  checkPasswordVerifier,
+  hashPasswordVerifier,
+} from '../crypto/password-verifier.js'
+import { normalizePassword } from '../crypto/password.js'
+import { unwrapPrivateKey, wrapPrivateKey } from '../crypto/private-key-wrap.js'
+import { newRowId, rowIdFromString, rowIdToString } from '../db/row-id.js'
+import {
+  AuthenticationError,
+  DatabaseError,
+  IntegrityError,
+  NotFoundError,
+  ValidationError,
+} from '../errors/index.js'
+import type { UserCredentialColumns, UserRow } from '../repositories/user.row.js'
+import {
+  findUserByUsername,
+  insertUser,
+  listUsers as listUserRows,
+  replaceUserCredentials,
+  setUserDisabled,
+} from '../repositories/user.repository.js'
+import { asIntegrityError, asValidationError } from './crypto-errors.js'
+import { ROLES, type NewUser, type Role, type UserSummary } from './domain.js'
+import { requireObject } from './field-values.js'
+import { Session } from './session.js'
+import type { VaultContext } from './vault-context.js'
+
+const USERNAME = /^[a-z0-9][a-z0-9._-]{2,63}$/
+
+function checkUsername(value: unknown): string {
+  if (typeof value !== 'string' || !USERNAME.test(value)) {
+    throw new ValidationError(
+      'username',
+      'must be 3–64 of a-z 0-9 . _ - (lower case, starting with a letter or digit)',
+    )
+  }
+  return value
+}
+
+/** The password rules (string, NFKC, ≤ 72 UTF-8 bytes) as a ValidationError. */
+function checkPassword(value: unknown, field: string): string {
+  try {
+    wipe(normalizePassword(value))
+  } catch (err) {
+    throw asValidationError(err, field)
+  }
+  return value as string
+}
+
+function checkRoles(value: unknown): Role[] {
+  if (value === undefined) return ['clinician']
+  if (!Array.isArray(value) || value.some((r) => !ROLES.includes(r as Role))) {
+    throw new ValidationError('roles', `must be a list of ${ROLES.join(', ')}`)
+  }
+  return [...new Set(value as Role[])]
+}
+
+function summary(row: UserRow): UserSummary {
+  return {
+    id: rowIdToString(row.id),
+    username: row.username,
+    displayName: row.display_name,
+    roles: row.roles === '' ? [] : (row.roles.split(',') as Role[]),
+    disabled: row.disabled_at !== null,
+  }
+}
+
+function storedScrypt(row: UserRow): ScryptParams {
+  return { N: 2 ** row.kdf_log_n, r: row.kdf_r, p: row.kdf_p }
+}
+
+/** New verifier, salt, KEK parameters and wrapped private key for `password` under `policy`. */
+async function credentialsFor(
+  password: string,
+  privateKey: Buffer,
+  userId: string,
+  policy: KdfPolicy,
+): Promise<UserCredentialColumns> {
+  const salt = newKdfSalt()
+  const [verifier, kek] = await Promise.all([
+    hashPasswordVerifier(password, policy.bcryptCost),
+    deriveKek(password, salt, policy.scrypt),
+  ])
+  try {
+    return {
+      password_verifier: verifier,
+      kdf_salt: salt,
+      kdf_log_n: Math.log2(policy.scrypt.N),
+      kdf_r: policy.scrypt.r,
+      kdf_p: policy.scrypt.p,
+      wrapped_private_key: wrapPrivateKey(privateKey, kek, userId),
+    }
+  } finally {
+    wipe(kek)
+  }
+}
+
+export async function registerUser(
+  ctx: VaultContext,
+  input: NewUser,
+): Promise<UserSummary> {
+  const fields = requireObject(input, 'user')
+  const username = checkUsername(fields['username'])
+  const displayName = fields['displayName']
+  if (
+    typeof displayName !== 'string' ||
+    displayName.trim() === '' ||
+    displayName.length > 200
+  ) {
+    throw new ValidationError(
+      'displayName',
+      'must be a non-empty string of at most 200 characters',
+    )
+  }
+  const password = checkPassword(fields['password'], 'password')
+  const roles = checkRoles(fields['roles'])
+  const id = newRowId()
+  const userId = rowIdToString(id)
+  const { publicKey, privateKey } = generateUserKeyPair()
+  try {
+    const credentials = await credentialsFor(password, privateKey, userId, ctx.kdfPolicy)
+    const row = {
+      id,
+      username,
+      display_name: displayName,
+      roles: roles.join(','),
+      public_key: publicKey,
+      ...credentials,
+    }
+    await insertUser(ctx.db, row)
+    return summary({ ...row, disabled_at: null } as UserRow)
+  } catch (err) {
+    if (err instanceof DatabaseError && err.driverCode === 'ER_DUP_ENTRY') {
+      throw new ValidationError('username', 'is already taken')
+    }
+    throw err
+  } finally {
+    wipe(privateKey)
+  }
+}
+
+/** A verifier to compare against when the user does not exist, so both cases cost the same. */
+const dummyVerifiers = new Map<number, Promise<string>>()
+function dummyVerifier(cost: number): Promise<string> {
+  let hash = dummyVerifiers.get(cost)
+  if (!hash) {
+    hash = hashPasswordVerifier('not a password of anyone', cost)
+    dummyVerifiers.set(cost, hash)
+  }
+  return hash
+}
+
+/**
+ * Checks the password and opens the private key. bcrypt and scrypt run at the
+ * same time on libuv's pool; the KEK is wiped before returning. Unknown user,
+ * wrong password and disabled account give the same AuthenticationError.
+ */
+async function unlock(
+  ctx: VaultContext,
+  username: unknown,
+  password: unknown,
+): Promise<{ row: UserRow; privateKey: Buffer }> {
+  const pw = checkPassword(password, 'password')
+  const row =
+    typeof username === 'string' && USERNAME.test(username)
+      ? await findUserByUsername(ctx.db, username)
+      : undefined
+  if (!row) {
+    await checkPasswordVerifier(pw, await dummyVerifier(ctx.kdfPolicy.bcryptCost))
+    throw new AuthenticationError()
+  }
+  const [verified, kek] = await Promise.all([
+    checkPasswordVerifier(pw, row.password_verifier),
+    deriveKek(pw, row.kdf_salt, storedScrypt(row)),
+  ])
+  try {
+    if (!verified || row.disabled_at !== null) throw new AuthenticationError()
+    let privateKey: Buffer
+    try {
+      privateKey = unwrapPrivateKey(row.wrapped_private_key, kek, rowIdToString(row.id))
+    } catch (err) {
+      throw asIntegrityError(err, `private key of user ${row.username}`)
+    }
+    // The stored public key must belong to this private key (a swapped public key
+    // would make grants to this user unreadable or readable by someone else).
+    if (!x25519PublicKeyOf(privateKey).equals(row.public_key)) {
+      wipe(privateKey)
+      throw new IntegrityError(
+        `public key of user ${row.username} does not match its private key`,
+      )
+    }
+    return { row, privateKey }
+  } finally {
+    wipe(kek)
+  }
+}
+
+/** Logs in: a session holding the user's private key. */
+export async function login(
+  ctx: VaultContext,
+  username: string,
+  password: string,
+): Promise<Session> {
+  const { row, privateKey } = await unlock(ctx, username, password)
+  const user = summary(row)
+  return new Session(
+    ctx,
+    {
+      id: user.id,
+      idBytes: row.id,
+      username: row.username,
+      roles: user.roles,
+      publicKey: row.public_key,
+    },
+    privateKey,
+  )
+}
+
+/**
+ * Changes a password in O(1): the same private key is re-wrapped under a KEK from
+ * the new password, and the verifier replaced, in one statement. No patient key
+ * or grant is touched. The old password opens nothing afterwards.
+ */
+export async function changePassword(
+  ctx: VaultContext,
+  username: string,
+  oldPassword: string,
+  newPassword: string,
+): Promise<void> {
+  const next = checkPassword(newPassword, 'newPassword')
+  const { row, privateKey } = await unlock(ctx, username, oldPassword)
+  try {
+    const credentials = await credentialsFor(
+      next,
+      privateKey,
+      rowIdToString(row.id),
+      ctx.kdfPolicy,
+    )
+    const replaced = await ctx.db.transaction((trx) =>
+      replaceUserCredentials(trx, row.id, row.wrapped_private_key, credentials),
+    )
+    if (!replaced)
+      throw new AuthenticationError('password was changed concurrently; try again')
+  } finally {
+    wipe(privateKey)
+  }
+}
+
+export async function listUsers(ctx: VaultContext): Promise<UserSummary[]> {
+  return (await listUserRows(ctx.db)).map(summary)
+}
+
+export async function findUser(
+  ctx: VaultContext,
+  username: string,
+): Promise<UserSummary> {
+  const row = await findUserByUsername(ctx.db, checkUsername(username))
+  if (!row) throw new NotFoundError('user', username)
+  return summary(row)
+}
+
+export async function setDisabled(
+  ctx: VaultContext,
+  userId: string,
+  disabled: boolean,
+): Promise<void> {
+  const id = rowIdFromString(userId, 'userId')
+  if (!(await setUserDisabled(ctx.db, id, disabled)))
+    throw new NotFoundError('user', userId)
+}

@@ -1,0 +1,23 @@
+import type { Knex } from 'knex'
+import type { KdfPolicy } from '../crypto/kdf-policy.js'
+
+/** What every service needs; built once by createVault(). */
+export interface VaultContext {
+  readonly db: Knex
+  /** Organisation recovery public key (X25519, 32 bytes): every patient key is also sealed to it. */
+  readonly recoveryPublicKey: Buffer
+  /** SHA-256 of the recovery public key, stored with each recovery seal. */
+  readonly recoveryFingerprint: Buffer
+  /** Parameters for new and changed passwords. */
+  readonly kdfPolicy: KdfPolicy
+  /** How long a session keeps an unwrapped patient key. */
+  readonly keyCacheTtlMs: number
+  /** A session unused this long is closed and its keys wiped (HIPAA 164.312(a)(2)(iii)). */
+  readonly sessionIdleMs: number
+  readonly now: () => number
+}
+
+/** The HPKE recipient id bound into recovery seals. */
+export function recoveryRecipientId(fingerprint: Buffer): string {
+  return `recovery:${fingerprint.toString('hex')}`
+}

@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto'
+import type { Knex } from 'knex'
+import { abytes } from '../crypto/bytes.js'
+import { KDF_POLICY, type KdfPolicy } from '../crypto/kdf-policy.js'
+import { ConfigurationError } from '../errors/index.js'
+import type { NewUser, UserSummary } from './domain.js'
+import type { Session } from './session.js'
+import * as users from './user.service.js'
+import type { VaultContext } from './vault-context.js'
+
+export interface VaultOptions {
+  /** A knex instance made by `createDb()` (its pool sets aes-256-cbc on every connection). */
+  readonly db: Knex
+  /** The organisation's recovery public key (X25519, 32 raw bytes). */
+  readonly recoveryPublicKey: Buffer
+  /** Password KDF parameters for new and changed passwords; KDF_POLICY by default. */
+  readonly kdfPolicy?: KdfPolicy
+  /** How long a session keeps an unwrapped patient key; 5 minutes by default. */
+  readonly keyCacheTtlMs?: number
+  /** Idle time after which a session closes itself; 15 minutes by default. */
+  readonly sessionIdleMs?: number
+  /** Clock, for tests. */
+  readonly now?: () => number
+}
+
+/** The entry point of the library. */
+export interface Vault {
+  registerUser(user: NewUser): Promise<UserSummary>
+  login(username: string, password: string): Promise<Session>
+  changePassword(
+    username: string,
+    oldPassword: string,
+    newPassword: string,
+  ): Promise<void>
+  findUser(username: string): Promise<UserSummary>
+  listUsers(): Promise<UserSummary[]>
+  disableUser(userId: string): Promise<void>
+  enableUser(userId: string): Promise<void>
+}
+
+export function createVault(options: VaultOptions): Vault {
+  try {
+    abytes(options.recoveryPublicKey, 'recoveryPublicKey', 32)
+  } catch (err) {
+    throw new ConfigurationError((err as Error).message)
+  }
+  const ctx: VaultContext = {
+    db: options.db,
+    recoveryPublicKey: options.recoveryPublicKey,
+    recoveryFingerprint: createHash('sha256').update(options.recoveryPublicKey).digest(),
+    kdfPolicy: options.kdfPolicy ?? KDF_POLICY,
+    keyCacheTtlMs: options.keyCacheTtlMs ?? 5 * 60_000,
+    sessionIdleMs: options.sessionIdleMs ?? 15 * 60_000,
+    now: options.now ?? Date.now,
+  }
+  return {
+    registerUser: (user) => users.registerUser(ctx, user),
+    login: (username, password) => users.login(ctx, username, password),
+    changePassword: (username, oldPassword, newPassword) =>
+      users.changePassword(ctx, username, oldPassword, newPassword),
+    findUser: (username) => users.findUser(ctx, username),
+    listUsers: () => users.listUsers(ctx),
+    disableUser: (userId) => users.setDisabled(ctx, userId, true),
+    enableUser: (userId) => users.setDisabled(ctx, userId, false),
+  }
+}

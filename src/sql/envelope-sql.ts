@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto'
+import {
+  ENVELOPE_HEADER_BYTES,
+  ENVELOPE_MIN_BYTES,
+  ENVELOPE_TAG_BYTES,
+  ENVELOPE_VERSION,
+  envelopeHeader,
+} from '../crypto/envelope.js'
+import { hmacPads } from '../crypto/field-keys.js'
+import { ValidationError } from '../errors/index.js'
+import type { CompiledStatement } from './prepared.js'
+
+/**
+ * SQL for the stored envelope of DESIGN.md §3, formed and opened by MySQL:
+ *
+ *   envelope = 0x01 ‖ key_version (uint32 BE) ‖ iv (16) ‖ AES-256-CBC(enc, iv, pt) ‖ tag (32)
+ *   tag      = HMAC-SHA256(mac, aad ‖ everything before the tag)
+ *
+ * HMAC is built from SHA2/UNHEX/CONCAT with the RFC 2104 pads computed in Node
+ * (verified equal to createHmac on MySQL 9.7, mysql-facts.md). Keys, pads,
+ * plaintext and AAD are `?` bindings only; identifiers are checked code constants.
+ */
+
+const HEADER_BYTES = ENVELOPE_HEADER_BYTES
+const TAG_BYTES = ENVELOPE_TAG_BYTES
+const VERSION_LITERAL = `0x${ENVELOPE_VERSION.toString(16).padStart(2, '0')}`
+
+/** Field subkeys of one patient-key version, ready for SQL. */
+export interface SqlFieldKeys {
+  readonly keyVersion: number
+  readonly enc: Buffer
+  /** HMAC key XOR 0x36…, 64 bytes. */
+  readonly inner: Buffer
+  /** HMAC key XOR 0x5c…, 64 bytes. */
+  readonly outer: Buffer
+}
+
+function checkKey(value: unknown, name: string): Buffer {
+  if (!Buffer.isBuffer(value)) throw new ValidationError(name, 'must be a Buffer')
+  // MySQL silently folds keys of any other length (mysql-facts.md): check here.
+  if (value.length !== 32) {
+    throw new ValidationError(name, `must be 32 bytes, got ${value.length}`)
+  }
+  return value
+}
+
+/** Checks both subkeys are exactly 32 bytes and precomputes the HMAC pads. */
+export function sqlFieldKeys(
+  keys: { enc: Buffer; mac: Buffer },
+  keyVersion: number,
+): SqlFieldKeys {
+  const enc = checkKey(keys.enc, 'enc')
+  const mac = checkKey(keys.mac, 'mac')
+  if (!Number.isInteger(keyVersion) || keyVersion < 1 || keyVersion > 0xffffffff) {
+    throw new ValidationError(
+      'keyVersion',
+      `must be an integer in 1..2^32-1, got ${keyVersion}`,
+    )
+  }
+  const { inner, outer } = hmacPads(mac)
+  return { keyVersion, enc, inner, outer }
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,63}$/
+
+/** A checked, backquoted identifier, optionally qualified (`t.col`). */
+export function quoteIdentifier(name: string): string {
+  const parts = name.split('.')
+  if (parts.length > 2 || !parts.every((p) => IDENTIFIER.test(p))) {
+    throw new ValidationError(
+      'identifier',
+      `must be a lower-case SQL identifier, got "${name}"`,
+    )
+  }
+  return parts.map((p) => `\`${p}\``).join('.')
+}
+
+/** `HMAC-SHA256(key, msg)` in SQL; bindings: outer pad, inner pad, then those of `msgSql`. */
+function hmacSql(msgSql: string): string {
+  return `UNHEX(SHA2(CONCAT(?, UNHEX(SHA2(CONCAT(?, ${msgSql}), 256))), 256))`
+}
+
+/**
+ * A scalar expression that evaluates to the envelope of `plaintext`. It is a
+ * self-contained subquery over a derived row, so AES runs once and the plaintext
+ * is bound once; it can stand in INSERT … VALUES and UPDATE … SET.
+ *
+ * @param aad the full AAD (`envelopeAad(table, column, rowId)` in crypto/envelope.ts)
+ * @param iv  for tests only; 16 fresh random bytes otherwise
+ */
+export function sealSql(
+  plaintext: Buffer,
+  keys: SqlFieldKeys,
+  aad: Buffer,
+  iv: Buffer = randomBytes(16),
+): CompiledStatement {
+  if (!Buffer.isBuffer(plaintext))
+    throw new ValidationError('plaintext', 'must be a Buffer')
+  if (iv.length !== 16)
+    throw new ValidationError('iv', `must be 16 bytes, got ${iv.length}`)
+  return {
+    sql:
+      `(SELECT CONCAT(e.h, e.c, ${hmacSql('?, e.h, e.c')}) ` +
+      // A parameter selected into a derived table takes the connection charset
+      // (utf8mb4) unless cast: MySQL 9.7 then fails with "Cannot convert string".
+      `FROM (SELECT CAST(? AS BINARY) AS h, AES_ENCRYPT(?, ?, ?) AS c) AS e)`,
+    bindings: [
+      keys.outer,
+      keys.inner,
+      aad,
+      envelopeHeader(keys.keyVersion, iv),
+      plaintext,
+      keys.enc,
+      iv,
+    ],
+  }
+}
+
+/**
+ * An expression that verifies and opens the envelope in `column`:
+ * NULL for a NULL column, `0x00` when the format byte or the tag is wrong,
+ * else `0x01 ‖ plaintext`. Read results with {@link decodeOpened}.
+ *
+ * @param aadPrefix the AAD without the row id (`envelopeAad(…)` minus its last 16 bytes)
+ * @param rowIdColumn the column holding the 16-byte row id that ends the AAD
+ */
+export function openSql(
+  column: string,
+  keys: SqlFieldKeys,
+  aadPrefix: Buffer,
+  rowIdColumn: string,
+): CompiledStatement {
+  const c = quoteIdentifier(column)
+  const id = quoteIdentifier(rowIdColumn)
+  const signed = `LEFT(${c}, LENGTH(${c}) - ${TAG_BYTES})`
+  const verified =
+    `LENGTH(${c}) >= ${ENVELOPE_MIN_BYTES} AND LEFT(${c}, 1) = ${VERSION_LITERAL} AND ` +
+    `RIGHT(${c}, ${TAG_BYTES}) = ${hmacSql(`?, ${id}, ${signed}`)}`
+  const ciphertext = `SUBSTRING(${c}, ${HEADER_BYTES + 1}, LENGTH(${c}) - ${HEADER_BYTES + TAG_BYTES})`
+  return {
+    sql:
+      `(CASE WHEN ${c} IS NULL THEN NULL WHEN ${verified} ` +
+      `THEN COALESCE(CONCAT(0x01, AES_DECRYPT(${ciphertext}, ?, SUBSTRING(${c}, 6, 16))), 0x00) ` +
+      `ELSE 0x00 END)`,
+    bindings: [keys.outer, keys.inner, aadPrefix, keys.enc],
+  }
+}
+
+/** Result of {@link openSql}: `null` for NULL, `'tampered'` for a failed check, else the plaintext. */
+export function decodeOpened(value: Buffer | null): Buffer | null | 'tampered' {
+  if (value === null) return null
+  if (value.length === 0 || value[0] !== 0x01) return 'tampered'
+  return value.subarray(1)
+}

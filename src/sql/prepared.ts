@@ -1,0 +1,124 @@
+import type { Knex } from 'knex'
+import { DatabaseError, VaultError } from '../errors/index.js'
+
+/** A statement compiled by knex: `?` placeholders and their values, never joined. */
+export interface CompiledStatement {
+  readonly sql: string
+  readonly bindings: readonly unknown[]
+}
+
+/** Anything knex can compile: a query builder or a raw fragment. */
+export type Compilable = Knex.QueryBuilder | Knex.Raw | CompiledStatement
+
+/** A knex instance or a transaction: statements run on its connection. */
+export type Executor = Knex | Knex.Transaction
+
+export interface WriteResult {
+  readonly affectedRows: number
+}
+
+/** The part of mysql2's promise connection used here. */
+interface PromiseConnection {
+  execute(sql: string, values: unknown[]): Promise<[unknown, unknown]>
+}
+interface DriverConnection {
+  promise(): PromiseConnection
+}
+
+/** Compiles with knex; the result keeps `?` placeholders and separate bindings. */
+export function compile(statement: Compilable): CompiledStatement {
+  if ('toSQL' in statement && typeof statement.toSQL === 'function') {
+    const native = statement.toSQL().toNative()
+    return { sql: native.sql, bindings: native.bindings }
+  }
+  return statement as CompiledStatement
+}
+
+/**
+ * Runs a statement as a server-side prepared statement (mysql2 `execute()`), on the
+ * transaction's own connection when given one, else on a pooled connection.
+ *
+ * Why not knex's own execution: knex sends `connection.query()` with values
+ * interpolated client-side, so a key shows up in performance_schema, the
+ * processlist and knex's error message; `execute()` keeps `?` in all three
+ * (mysql-facts.md, "Where a key passed as a query value shows up").
+ *
+ * Errors leave as {@link DatabaseError} built from codes only: no bound value in
+ * its message, fields, `cause` or stack.
+ */
+async function execute(
+  db: Executor,
+  statement: Compilable,
+  operation: string,
+): Promise<unknown> {
+  const { sql, bindings } = compile(statement)
+  // On a transaction, knex's client hands back that transaction's connection and
+  // its release is a no-op (knex lib/execution/transaction.js makeTxClient).
+  let connection: DriverConnection
+  try {
+    connection = (await db.client.acquireConnection()) as DriverConnection
+  } catch (err) {
+    throw sanitise(err, operation)
+  }
+  try {
+    const [result] = await connection.promise().execute(sql, [...bindings])
+    return result
+  } catch (err) {
+    throw sanitise(err, operation)
+  } finally {
+    await db.client.releaseConnection(connection)
+  }
+}
+
+/** Runs a SELECT as a prepared statement and returns its rows. */
+export async function selectRows<Row>(
+  db: Executor,
+  statement: Compilable,
+  operation = 'query',
+): Promise<Row[]> {
+  return (await execute(db, statement, operation)) as Row[]
+}
+
+/** Runs an INSERT, UPDATE or DELETE as a prepared statement. */
+export async function executeWrite(
+  db: Executor,
+  statement: Compilable,
+  operation = 'write',
+): Promise<WriteResult> {
+  const result = (await execute(db, statement, operation)) as { affectedRows?: number }
+  return { affectedRows: result.affectedRows ?? 0 }
+}
+
+interface DriverError {
+  code?: unknown
+  errno?: unknown
+  sqlState?: unknown
+  message?: unknown
+}
+
+/** Index name from `Duplicate entry '…' for key 'table.name'`; the entry itself is dropped. */
+function duplicateKeyName(message: unknown): string | undefined {
+  if (typeof message !== 'string') return undefined
+  const match = /for key '([A-Za-z0-9_.$]+)'$/.exec(message)
+  return match?.[1]
+}
+
+/**
+ * Turns a driver error into a DatabaseError that carries only codes. Our own
+ * errors pass through. The new error is created here, so its stack names this
+ * call site and not the driver's message.
+ */
+export function sanitise(err: unknown, operation: string): VaultError {
+  if (err instanceof VaultError) return err
+  const e = (typeof err === 'object' && err !== null ? err : {}) as DriverError
+  const driverCode = typeof e.code === 'string' ? e.code : 'UNKNOWN'
+  return new DatabaseError(
+    {
+      driverCode,
+      errno: typeof e.errno === 'number' ? e.errno : undefined,
+      sqlState: typeof e.sqlState === 'string' ? e.sqlState : undefined,
+      constraint: driverCode === 'ER_DUP_ENTRY' ? duplicateKeyName(e.message) : undefined,
+    },
+    operation,
+  )
+}

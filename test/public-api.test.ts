@@ -1,0 +1,43 @@
+import { expect } from 'chai'
+import * as api from '../src/index.js'
+
+describe('public API (src/index.ts)', () => {
+  it('exports exactly these runtime names', () => {
+    expect(Object.keys(api).sort()).to.deep.equal([
+      'AccessDeniedError',
+      'AuthenticationError',
+      'ConfigurationError',
+      'DB_ENV',
+      'DatabaseError',
+      'IntegrityError',
+      'KDF_POLICY',
+      'NotFoundError',
+      'ValidationError',
+      'VaultError',
+      'createDb',
+      'createVault',
+      'dbConfigFromEnv',
+      'generateRecoveryKeyPair',
+      'isDbConfigured',
+    ])
+  })
+
+  it('gives every error a stable code', () => {
+    const codes = [
+      new api.ValidationError('f', 'is bad').code,
+      new api.NotFoundError('user', 'x').code,
+      new api.AuthenticationError().code,
+      new api.AccessDeniedError('no').code,
+      new api.IntegrityError('bad tag').code,
+      new api.ConfigurationError('bad').code,
+    ]
+    expect(codes).to.deep.equal([
+      'VALIDATION',
+      'NOT_FOUND',
+      'AUTHENTICATION',
+      'ACCESS_DENIED',
+      'INTEGRITY',
+      'CONFIGURATION',
+    ])
+  })
+})

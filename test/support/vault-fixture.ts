@@ -1,0 +1,60 @@
+import { randomBytes } from 'node:crypto'
+import { generateUserKeyPair } from '../../src/crypto/keypair.js'
+import { TEST_KDF_POLICY } from '../../src/crypto/kdf-policy.js'
+import { createVault, type Vault, type VaultOptions } from '../../src/services/vault.js'
+import type { Role, UserSummary } from '../../src/services/domain.js'
+import { testDb } from './test-env.js'
+
+/**
+ * A vault on the test database with cheap KDF parameters (TEST_KDF_POLICY; the
+ * production cost runs in one named slow test) and a recovery key pair made now.
+ */
+export function testVault(overrides: Partial<VaultOptions> = {}): {
+  vault: Vault
+  recovery: { publicKey: Buffer; privateKey: Buffer }
+} {
+  const recovery = generateUserKeyPair()
+  const vault = createVault({
+    db: testDb(),
+    recoveryPublicKey: recovery.publicKey,
+    kdfPolicy: TEST_KDF_POLICY,
+    ...overrides,
+  })
+  return { vault, recovery }
+}
+
+/** A unique username per call, so suites do not collide in the shared test database. */
+export function uniqueName(base: string): string {
+  return `${base}-${randomBytes(4).toString('hex')}`
+}
+
+/** A password made at test time (never a committed secret). */
+export function testPassword(): string {
+  return `pw-${randomBytes(12).toString('base64url')}`
+}
+
+export async function registerTestUser(
+  vault: Vault,
+  base: string,
+  roles?: Role[],
+): Promise<{ user: UserSummary; username: string; password: string }> {
+  const username = uniqueName(base)
+  const password = testPassword()
+  const user = await vault.registerUser({
+    username,
+    displayName: `${base} (test)`,
+    password,
+    ...(roles ? { roles } : {}),
+  })
+  return { user, username, password }
+}
+
+export const DEMO_DEMOGRAPHICS = {
+  fullName: 'Ada Lovelace-Byron',
+  dateOfBirth: '1815-12-10',
+  sex: 'female',
+  nationalId: 'NHS 943 476 5919',
+  address: '12 St James Square, London SW1Y 4JH',
+  phone: '+44 20 7946 0958',
+  email: 'ada@example.org',
+}
