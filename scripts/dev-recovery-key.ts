@@ -1,0 +1,37 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { generateRecoveryKeyPair } from '../src/index.js'
+
+/** Where the development recovery key pair lives: inside the clone, gitignored. */
+const DEV_RECOVERY_FILE = fileURLToPath(
+  new URL('../.emr-vault/dev-recovery-key.json', import.meta.url),
+)
+
+/**
+ * The recovery public key for development tools (seeds, demo): from
+ * EMR_VAULT_RECOVERY_PUBLIC_KEY (base64) when set, else a development key pair
+ * made once and kept in .emr-vault/ with mode 0600. Production deployments create
+ * theirs offline and configure only the public key.
+ */
+export function devRecoveryPublicKey(): Buffer {
+  const configured = process.env['EMR_VAULT_RECOVERY_PUBLIC_KEY']
+  if (configured) return Buffer.from(configured, 'base64')
+  if (!existsSync(DEV_RECOVERY_FILE)) {
+    const pair = generateRecoveryKeyPair()
+    mkdirSync(dirname(DEV_RECOVERY_FILE), { recursive: true })
+    writeFileSync(
+      DEV_RECOVERY_FILE,
+      JSON.stringify({
+        publicKey: pair.publicKey.toString('base64'),
+        privateKey: pair.privateKey.toString('base64'),
+      }),
+      { mode: 0o600, flag: 'wx' },
+    )
+    chmodSync(DEV_RECOVERY_FILE, 0o600)
+  }
+  const stored = JSON.parse(readFileSync(DEV_RECOVERY_FILE, 'utf8')) as {
+    publicKey: string
+  }
+  return Buffer.from(stored.publicKey, 'base64')
+}
