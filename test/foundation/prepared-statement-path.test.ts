@@ -3,7 +3,7 @@ import type { Knex } from 'knex'
 import type mysql from 'mysql2/promise'
 import { DatabaseError } from '../../src/errors/index.js'
 import { executeWrite, selectRows } from '../../src/sql/prepared.js'
-import { statementText } from '../support/statement-history.js'
+import { preparedEvidence, statementText } from '../support/statement-history.js'
 import { observerConnection, testDb } from '../support/test-env.js'
 import { canaryKey, containsKey, errorSurface } from './leak-probe.js'
 
@@ -73,7 +73,10 @@ describe('prepared-statement path (DESIGN.md §4)', () => {
     expect(Number(rows[0]?.n)).to.equal(16)
 
     const history = await statementHistory(observer)
-    expect(history).to.include(marker, 'the prepared statement itself is in the history')
+    expect(history).to.include(
+      await preparedEvidence(observer, marker),
+      'the prepared statement itself is in the history',
+    )
     expect(containsKey(history, key)).to.equal(false)
 
     // Control: knex's default query() path puts the key into the history.

@@ -8,10 +8,13 @@ import type mysql from 'mysql2/promise'
  */
 export async function statementText(observer: mysql.Connection): Promise<Buffer> {
   const [rows] = await observer.query(
-    'SELECT SQL_TEXT AS t FROM performance_schema.events_statements_history ' +
-      'UNION ALL SELECT SQL_TEXT FROM performance_schema.events_statements_current',
+    'SELECT EVENT_NAME AS e, SQL_TEXT AS t FROM performance_schema.events_statements_history ' +
+      'UNION ALL SELECT EVENT_NAME, SQL_TEXT FROM performance_schema.events_statements_current',
   )
-  const texts = (rows as { t: Buffer | string | null }[]).map((r) => r.t)
+  const texts = (rows as { e: string; t: Buffer | string | null }[]).flatMap((r) => [
+    r.e,
+    r.t,
+  ])
   try {
     const [samples] = await observer.query(
       'SELECT QUERY_SAMPLE_TEXT AS t FROM performance_schema.events_statements_summary_by_digest',
@@ -28,4 +31,25 @@ export async function statementText(observer: mysql.Connection): Promise<Buffer>
       ]),
     ),
   )
+}
+
+/**
+ * Whether statement history shows the text of prepared statements. MySQL 9.7
+ * keeps it with `?` placeholders; MariaDB 11.8 records the execution event
+ * (`statement/com/Execute`) with SQL_TEXT NULL.
+ */
+export async function showsPreparedText(observer: mysql.Connection): Promise<boolean> {
+  const [rows] = await observer.query('SELECT VERSION() AS v')
+  return !/mariadb/i.test((rows as { v: string }[])[0]!.v)
+}
+
+/**
+ * The evidence that a prepared statement ran and was recorded: its marker text
+ * where the server keeps prepared text, else its execution event.
+ */
+export async function preparedEvidence(
+  observer: mysql.Connection,
+  marker: string,
+): Promise<string> {
+  return (await showsPreparedText(observer)) ? marker : 'statement/com/Execute'
 }
