@@ -123,3 +123,99 @@ export async function listGrantedPatientIds(
   )
   return rows.map((r) => r.patient_id)
 }
+
+/** The patient's current key version, locking the row FOR UPDATE (rotation, revoke). */
+export async function lockPatientKeyVersion(
+  db: Executor,
+  patientId: Buffer,
+): Promise<number | undefined> {
+  const rows = await selectRows<{ current_key_version: number }>(
+    db,
+    db('patients').select('current_key_version').where('id', patientId).forUpdate(),
+    'lock patient',
+  )
+  return rows[0]?.current_key_version
+}
+
+/** Grants of one key version with each grantee's public key (for re-sealing). */
+export async function listGrantsWithKeys(
+  db: Executor,
+  patientId: Buffer,
+  version: number,
+): Promise<(PatientKeyGrantRow & { public_key: Buffer })[]> {
+  return selectRows(
+    db,
+    db('patient_key_grants as g')
+      .join('users as u', 'u.id', 'g.user_id')
+      .select('g.*', 'u.public_key')
+      .where({ 'g.patient_id': patientId, 'g.key_version': version }),
+    'list grants',
+  )
+}
+
+export async function findRecoverySeal(
+  db: Executor,
+  patientId: Buffer,
+  version: number,
+): Promise<RecoverySealRow | undefined> {
+  const rows = await selectRows<RecoverySealRow>(
+    db,
+    db('patient_key_recovery_seals')
+      .select('*')
+      .where({ patient_id: patientId, key_version: version }),
+    'find recovery seal',
+  )
+  return rows[0]
+}
+
+/** Removes every grant and the recovery seal of a key version: it opens nothing afterwards. */
+export async function deleteSealsOfVersion(
+  db: Executor,
+  patientId: Buffer,
+  version: number,
+): Promise<void> {
+  const where = { patient_id: patientId, key_version: version }
+  await executeWrite(db, db('patient_key_grants').delete().where(where), 'delete grants')
+  await executeWrite(
+    db,
+    db('patient_key_recovery_seals').delete().where(where),
+    'delete recovery seal',
+  )
+}
+
+/** Removes one user's grants for a patient (every version); returns how many. */
+export async function deleteUserGrants(
+  db: Executor,
+  patientId: Buffer,
+  userId: Buffer,
+): Promise<number> {
+  const { affectedRows } = await executeWrite(
+    db,
+    db('patient_key_grants').delete().where({ patient_id: patientId, user_id: userId }),
+    'delete grant',
+  )
+  return affectedRows
+}
+
+/** Moves the patient to a new key version and retires the old one. */
+export async function switchKeyVersion(
+  db: Executor,
+  patientId: Buffer,
+  from: number,
+  to: number,
+): Promise<void> {
+  await executeWrite(
+    db,
+    db('patients')
+      .update({ current_key_version: to })
+      .where({ id: patientId, current_key_version: from }),
+    'switch key version',
+  )
+  await executeWrite(
+    db,
+    db('patient_key_versions')
+      .update({ retired_at: db.raw('CURRENT_TIMESTAMP(3)') })
+      .where({ patient_id: patientId, version: from }),
+    'retire key version',
+  )
+}

@@ -12,6 +12,7 @@ import {
   updateRecord as updateRecordRow,
 } from '../repositories/clinical-record.repository.js'
 import { decodeFields, encodeFields, RECORD_FIELDS } from './chart-fields.js'
+import { inTransaction } from './transaction.js'
 import type { ClinicalRecord, NewClinicalRecord } from './domain.js'
 import { requireObject } from './field-values.js'
 import { patientFieldKeys } from './patient-access.js'
@@ -52,7 +53,7 @@ export async function addRecord(
   const kind = checkKind(input['kind'])
   const values = encodeFields(RECORD_FIELDS, input, false, ['kind'])
   const id = newRowId()
-  await ctx.db.transaction(async (trx) => {
+  await inTransaction(ctx.db, async (trx) => {
     // FOR SHARE holds off a rotation until this record is written under the current key.
     const keys = await patientFieldKeys(trx, session, pid, true)
     await insertRecord(
@@ -71,7 +72,7 @@ export async function listRecords(
   patientId: string,
 ): Promise<ClinicalRecord[]> {
   const pid = rowIdFromString(patientId, 'patientId')
-  const rows = await ctx.db.transaction(async (trx) => {
+  const rows = await inTransaction(ctx.db, async (trx) => {
     const keys = await patientFieldKeys(trx, session, pid)
     return readRecords(trx, pid, keys)
   })
@@ -86,7 +87,7 @@ export async function readRecord(
 ): Promise<ClinicalRecord> {
   const pid = rowIdFromString(patientId, 'patientId')
   const rid = rowIdFromString(recordId, 'recordId')
-  const [row] = await ctx.db.transaction(async (trx) => {
+  const [row] = await inTransaction(ctx.db, async (trx) => {
     const keys = await patientFieldKeys(trx, session, pid)
     return readRecords(trx, pid, keys, rid)
   })
@@ -106,7 +107,7 @@ export async function updateRecord(
   const input = requireObject(changes, 'changes')
   const kind = input['kind'] === undefined ? undefined : checkKind(input['kind'])
   const values = encodeFields(RECORD_FIELDS, input, true, ['kind'])
-  await ctx.db.transaction(async (trx) => {
+  await inTransaction(ctx.db, async (trx) => {
     const keys = await patientFieldKeys(trx, session, pid, true)
     const updated = await updateRecordRow(
       trx,
@@ -128,7 +129,7 @@ export async function deleteRecord(
 ): Promise<void> {
   const pid = rowIdFromString(patientId, 'patientId')
   const rid = rowIdFromString(recordId, 'recordId')
-  await ctx.db.transaction(async (trx) => {
+  await inTransaction(ctx.db, async (trx) => {
     await patientFieldKeys(trx, session, pid, true)
     if (!(await deleteRecordRow(trx, pid, rid)))
       throw new NotFoundError('clinical record', recordId)

@@ -10,6 +10,7 @@ import {
 } from '../repositories/patient-key.repository.js'
 import { findUserById } from '../repositories/user.repository.js'
 import type { AccessEntry } from './domain.js'
+import { inTransaction } from './transaction.js'
 import { openGrant, requireGrant } from './patient-access.js'
 import type { Session } from './session.js'
 import type { VaultContext } from './vault-context.js'
@@ -27,7 +28,7 @@ export async function grantPatient(
 ): Promise<{ created: boolean }> {
   const pid = rowIdFromString(patientId, 'patientId')
   const gid = rowIdFromString(granteeUserId, 'granteeUserId')
-  return ctx.db.transaction(async (trx) => {
+  return inTransaction(ctx.db, async (trx) => {
     // FOR SHARE: a concurrent rotation waits, so the grant is for the current version.
     const own = await requireGrant(trx, session, pid, true)
     const grantee = await findUserById(trx, gid)
@@ -63,7 +64,7 @@ export async function listAccess(
   patientId: string,
 ): Promise<AccessEntry[]> {
   const pid = rowIdFromString(patientId, 'patientId')
-  const rows = await ctx.db.transaction(async (trx) => {
+  const rows = await inTransaction(ctx.db, async (trx) => {
     await requireGrant(trx, session, pid)
     return listGrantees(trx, pid)
   })

@@ -14,6 +14,7 @@ import {
   insertRecoverySeal,
 } from '../repositories/patient-key.repository.js'
 import { DEMOGRAPHIC_FIELDS, decodeFields, encodeFields } from './chart-fields.js'
+import { inTransaction } from './transaction.js'
 import type { Demographics, Patient } from './domain.js'
 import { requireObject } from './field-values.js'
 import { fieldKeysFor, patientFieldKeys } from './patient-access.js'
@@ -55,7 +56,7 @@ export async function createPatient(
         recipientId: recoveryRecipientId(ctx.recoveryFingerprint),
       }),
     ])
-    await ctx.db.transaction(async (trx) => {
+    await inTransaction(ctx.db, async (trx) => {
       await insertPatient(
         trx,
         { id, keyVersion: FIRST_KEY_VERSION, createdBy: session.userIdBytes },
@@ -90,7 +91,7 @@ export async function readPatient(
   patientId: string,
 ): Promise<Patient> {
   const id = rowIdFromString(patientId, 'patientId')
-  const row = await ctx.db.transaction(async (trx) => {
+  const row = await inTransaction(ctx.db, async (trx) => {
     const keys = await patientFieldKeys(trx, session, id)
     return readPatientRow(trx, id, keys)
   })
@@ -117,7 +118,7 @@ export async function updatePatient(
 ): Promise<void> {
   const id = rowIdFromString(patientId, 'patientId')
   const values = encodeFields(DEMOGRAPHIC_FIELDS, requireObject(changes, 'changes'), true)
-  await ctx.db.transaction(async (trx) => {
+  await inTransaction(ctx.db, async (trx) => {
     const keys = await patientFieldKeys(trx, session, id, true)
     if (!(await updatePatientRow(trx, id, values, keys))) {
       throw new NotFoundError('patient', patientId)

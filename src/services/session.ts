@@ -11,6 +11,8 @@ import type {
 } from './domain.js'
 import * as grants from './grant.service.js'
 import * as patients from './patient.service.js'
+import * as rotation from './rotation.service.js'
+import type { RotationResult } from './rotation.service.js'
 import { SessionKeyCache } from './session-keys.js'
 import type { VaultContext } from './vault-context.js'
 
@@ -113,6 +115,16 @@ export class Session {
   /** Seals the patient's key to another user's public key; their password is not needed. */
   grant(patientId: string, granteeUserId: string): Promise<{ created: boolean }> {
     return grants.grantPatient(this.#ctx, this, patientId, granteeUserId)
+  }
+
+  /** New key version for the patient; every value re-encrypted in SQL, every grant re-sealed. */
+  rotatePatientKey(patientId: string): Promise<RotationResult> {
+    return rotation.rotatePatientKey(this.#ctx, this, patientId)
+  }
+
+  /** Removes the user's grant and rotates the patient key in the same transaction. */
+  revoke(patientId: string, userId: string): Promise<RotationResult> {
+    return rotation.revokeAccess(this.#ctx, this, patientId, userId)
   }
 
   /** Who can open the patient (requires a grant yourself). */

@@ -25,6 +25,7 @@ import {
   setUserDisabled,
 } from '../repositories/user.repository.js'
 import { asIntegrityError, asValidationError } from './crypto-errors.js'
+import { inTransaction } from './transaction.js'
 import { ROLES, type NewUser, type Role, type UserSummary } from './domain.js'
 import { requireObject } from './field-values.js'
 import { Session } from './session.js'
@@ -241,7 +242,7 @@ export async function changePassword(
       rowIdToString(row.id),
       ctx.kdfPolicy,
     )
-    const replaced = await ctx.db.transaction((trx) =>
+    const replaced = await inTransaction(ctx.db, (trx) =>
       replaceUserCredentials(trx, row.id, row.wrapped_private_key, credentials),
     )
     if (!replaced)

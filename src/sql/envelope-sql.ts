@@ -124,25 +124,100 @@ export function sealSql(
  * @param aadPrefix the AAD without the row id (`envelopeAad(…)` minus its last 16 bytes)
  * @param rowIdColumn the column holding the 16-byte row id that ends the AAD
  */
+/**
+ * The envelope in `column` as three SQL fragments: whether its format byte and
+ * tag verify (bindings: outer pad, inner pad, AAD prefix), its ciphertext and its IV.
+ */
+function envelopeParts(column: string, rowIdColumn: string) {
+  const c = quoteIdentifier(column)
+  const id = quoteIdentifier(rowIdColumn)
+  const signed = `LEFT(${c}, LENGTH(${c}) - ${TAG_BYTES})`
+  return {
+    c,
+    verified:
+      `LENGTH(${c}) >= ${ENVELOPE_MIN_BYTES} AND LEFT(${c}, 1) = ${VERSION_LITERAL} AND ` +
+      `RIGHT(${c}, ${TAG_BYTES}) = ${hmacSql(`?, ${id}, ${signed}`)}`,
+    ciphertext: `SUBSTRING(${c}, ${HEADER_BYTES + 1}, LENGTH(${c}) - ${HEADER_BYTES + TAG_BYTES})`,
+    iv: `SUBSTRING(${c}, 6, 16)`,
+  }
+}
+
+/**
+ * An expression that verifies and opens the envelope in `column`:
+ * NULL for a NULL column, `0x00` when the format byte or the tag is wrong,
+ * else `0x01 ‖ plaintext`. Read results with {@link decodeOpened}.
+ *
+ * @param aadPrefix the AAD without the row id (`envelopeAad(…)` minus its last 16 bytes)
+ * @param rowIdColumn the column holding the 16-byte row id that ends the AAD
+ */
 export function openSql(
   column: string,
   keys: SqlFieldKeys,
   aadPrefix: Buffer,
   rowIdColumn: string,
 ): CompiledStatement {
-  const c = quoteIdentifier(column)
-  const id = quoteIdentifier(rowIdColumn)
-  const signed = `LEFT(${c}, LENGTH(${c}) - ${TAG_BYTES})`
-  const verified =
-    `LENGTH(${c}) >= ${ENVELOPE_MIN_BYTES} AND LEFT(${c}, 1) = ${VERSION_LITERAL} AND ` +
-    `RIGHT(${c}, ${TAG_BYTES}) = ${hmacSql(`?, ${id}, ${signed}`)}`
-  const ciphertext = `SUBSTRING(${c}, ${HEADER_BYTES + 1}, LENGTH(${c}) - ${HEADER_BYTES + TAG_BYTES})`
+  const { c, verified, ciphertext, iv } = envelopeParts(column, rowIdColumn)
   return {
     sql:
       `(CASE WHEN ${c} IS NULL THEN NULL WHEN ${verified} ` +
-      `THEN COALESCE(CONCAT(0x01, AES_DECRYPT(${ciphertext}, ?, SUBSTRING(${c}, 6, 16))), 0x00) ` +
+      `THEN COALESCE(CONCAT(0x01, AES_DECRYPT(${ciphertext}, ?, ${iv})), 0x00) ` +
       `ELSE 0x00 END)`,
     bindings: [keys.outer, keys.inner, aadPrefix, keys.enc],
+  }
+}
+
+/** True (1) when `column` is NULL or its envelope verifies under `keys`. */
+export function verifiedSql(
+  column: string,
+  keys: SqlFieldKeys,
+  aadPrefix: Buffer,
+  rowIdColumn: string,
+): CompiledStatement {
+  const { c, verified } = envelopeParts(column, rowIdColumn)
+  return {
+    sql: `(${c} IS NULL OR (${verified}))`,
+    bindings: [keys.outer, keys.inner, aadPrefix],
+  }
+}
+
+/**
+ * Re-encrypts the envelope in `column` from `from` keys to `to` keys without the
+ * plaintext leaving the server: AES_DECRYPT with the old subkey, AES_ENCRYPT with
+ * the new one under `newIvColumn` (16 random bytes per value, made in Node and
+ * bound), and a new tag. The old tag must have been checked with
+ * {@link verifiedSql} in the same transaction: this expression does not check it.
+ * The new ciphertext is written as the same deterministic expression twice (body
+ * and tag input) instead of through a derived table, which could not see the
+ * outer row on MariaDB (no LATERAL).
+ */
+export function resealSql(
+  column: string,
+  from: SqlFieldKeys,
+  to: SqlFieldKeys,
+  aadPrefix: Buffer,
+  rowIdColumn: string,
+  newIvColumn: string,
+): CompiledStatement {
+  const { c, ciphertext, iv } = envelopeParts(column, rowIdColumn)
+  const id = quoteIdentifier(rowIdColumn)
+  const newIv = quoteIdentifier(newIvColumn)
+  const newHeader = envelopeHeader(to.keyVersion, Buffer.alloc(16)).subarray(0, 5)
+  const body = `AES_ENCRYPT(AES_DECRYPT(${ciphertext}, ?, ${iv}), ?, ${newIv})`
+  return {
+    sql:
+      `(CASE WHEN ${c} IS NULL THEN NULL ELSE CONCAT(?, ${newIv}, ${body}, ` +
+      `${hmacSql(`?, ${id}, ?, ${newIv}, ${body}`)}) END)`,
+    bindings: [
+      newHeader,
+      from.enc,
+      to.enc,
+      to.outer,
+      to.inner,
+      aadPrefix,
+      newHeader,
+      from.enc,
+      to.enc,
+    ],
   }
 }
 

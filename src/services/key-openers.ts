@@ -1,0 +1,72 @@
+import { abytes } from '../crypto/bytes.js'
+import { x25519PublicKeyOf } from '../crypto/keypair.js'
+import { openPatientKey } from '../crypto/patient-key-seal.js'
+import { rowIdToString } from '../db/row-id.js'
+import { ConfigurationError, IntegrityError } from '../errors/index.js'
+import { findRecoverySeal } from '../repositories/patient-key.repository.js'
+import type { Executor } from '../sql/prepared.js'
+import { asIntegrityError } from './crypto-errors.js'
+import { openGrant, requireGrant } from './patient-access.js'
+import type { Session } from './session.js'
+import { recoveryRecipientId, type VaultContext } from './vault-context.js'
+
+/**
+ * How an operation gets hold of a patient key version it must re-seal: through
+ * the acting user's own grant, or through the organisation's recovery key.
+ * Returns the key; the caller wipes it.
+ */
+export type PatientKeyOpener = (
+  db: Executor,
+  patientId: Buffer,
+  version: number,
+) => Promise<Buffer>
+
+export function grantOpener(session: Session): PatientKeyOpener {
+  return async (db, patientId, version) => {
+    const grant = await requireGrant(db, session, patientId, true)
+    if (grant.key_version !== version) {
+      throw new IntegrityError(
+        `grant of patient ${rowIdToString(patientId)} is not for the current key`,
+      )
+    }
+    return openGrant(session, grant)
+  }
+}
+
+/** Checks that `recoveryPrivateKey` belongs to the configured recovery public key. */
+export function checkRecoveryKey(ctx: VaultContext, recoveryPrivateKey: Buffer): void {
+  try {
+    abytes(recoveryPrivateKey, 'recoveryPrivateKey', 32)
+  } catch (err) {
+    throw new ConfigurationError((err as Error).message)
+  }
+  if (!x25519PublicKeyOf(recoveryPrivateKey).equals(ctx.recoveryPublicKey)) {
+    throw new ConfigurationError(
+      'the recovery private key does not match the configured recovery public key',
+    )
+  }
+}
+
+export function recoveryOpener(
+  ctx: VaultContext,
+  recoveryPrivateKey: Buffer,
+): PatientKeyOpener {
+  checkRecoveryKey(ctx, recoveryPrivateKey)
+  return async (db, patientId, version) => {
+    const seal = await findRecoverySeal(db, patientId, version)
+    const id = rowIdToString(patientId)
+    if (!seal)
+      throw new IntegrityError(
+        `patient ${id} has no recovery seal for key version ${version}`,
+      )
+    try {
+      return await openPatientKey(seal.sealed_key, recoveryPrivateKey, {
+        patientId: id,
+        keyVersion: version,
+        recipientId: recoveryRecipientId(ctx.recoveryFingerprint),
+      })
+    } catch (err) {
+      throw asIntegrityError(err, `recovery seal of patient ${id}`)
+    }
+  }
+}

@@ -1,0 +1,166 @@
+import { wipe } from '../crypto/bytes.js'
+import { generatePatientKey } from '../crypto/patient-key.js'
+import { sealPatientKey } from '../crypto/patient-key-seal.js'
+import { rowIdFromString, rowIdToString } from '../db/row-id.js'
+import { IntegrityError, NotFoundError } from '../errors/index.js'
+import { PATIENT_ENVELOPE_TABLES } from '../repositories/envelope-tables.js'
+import {
+  findUnverifiedRows,
+  lockEnvelopeRows,
+  resealRows,
+} from '../repositories/reencryption.repository.js'
+import {
+  deleteSealsOfVersion,
+  deleteUserGrants,
+  findCurrentGrant,
+  insertGrant,
+  insertKeyVersion,
+  insertRecoverySeal,
+  listGrantsWithKeys,
+  lockPatientKeyVersion,
+  switchKeyVersion,
+} from '../repositories/patient-key.repository.js'
+import type { Executor } from '../sql/prepared.js'
+import { grantOpener, type PatientKeyOpener } from './key-openers.js'
+import { fieldKeysFor } from './patient-access.js'
+import type { Session } from './session.js'
+import { inTransaction } from './transaction.js'
+import { recoveryRecipientId, type VaultContext } from './vault-context.js'
+
+/** Rows re-encrypted per UPDATE statement. */
+const RESEAL_BATCH_ROWS = 250
+
+export interface RotationResult {
+  readonly fromVersion: number
+  readonly toVersion: number
+  /** Rows whose envelopes were re-encrypted. */
+  readonly rows: number
+}
+
+/**
+ * Rotates a patient's key inside the caller's transaction (DESIGN.md §5):
+ * a new key version; every envelope of the patient verified under the old key,
+ * then re-encrypted inside SQL under the new one; the new key sealed to every
+ * remaining grantee and to the recovery key; the old version's grants and seal
+ * deleted. A failed tag stops it before anything is written.
+ */
+export async function rotateWithin(
+  trx: Executor,
+  ctx: VaultContext,
+  patientId: Buffer,
+  opener: PatientKeyOpener,
+  actor: Buffer,
+): Promise<RotationResult> {
+  const id = rowIdToString(patientId)
+  const from = await lockPatientKeyVersion(trx, patientId)
+  if (from === undefined) throw new NotFoundError('patient', id)
+  const to = from + 1
+  const oldKey = await opener(trx, patientId, from)
+  const newKey = generatePatientKey()
+  const oldFieldKeys = fieldKeysFor(oldKey, from)
+  const newFieldKeys = fieldKeysFor(newKey, to)
+  try {
+    const rowIds: Buffer[][] = []
+    for (const spec of PATIENT_ENVELOPE_TABLES) {
+      const ids = await lockEnvelopeRows(trx, spec, patientId)
+      const bad = await findUnverifiedRows(trx, spec, patientId, oldFieldKeys)
+      if (bad.length > 0) {
+        throw new IntegrityError(
+          `${spec.table} row ${bad[0]!.toString('hex')} of patient ${id} failed its integrity check; ` +
+            'rotation stopped before writing',
+        )
+      }
+      rowIds.push(ids)
+    }
+    let rows = 0
+    for (const [i, spec] of PATIENT_ENVELOPE_TABLES.entries()) {
+      const ids = rowIds[i]!
+      for (let at = 0; at < ids.length; at += RESEAL_BATCH_ROWS) {
+        rows += await resealRows(
+          trx,
+          spec,
+          patientId,
+          ids.slice(at, at + RESEAL_BATCH_ROWS),
+          oldFieldKeys,
+          newFieldKeys,
+        )
+      }
+    }
+
+    await insertKeyVersion(trx, patientId, to, actor)
+    for (const grant of await listGrantsWithKeys(trx, patientId, from)) {
+      const sealed = await sealPatientKey(newKey, grant.public_key, {
+        patientId: id,
+        keyVersion: to,
+        recipientId: rowIdToString(grant.user_id),
+      })
+      await insertGrant(trx, {
+        patient_id: patientId,
+        key_version: to,
+        user_id: grant.user_id,
+        sealed_key: sealed,
+        granted_by: grant.granted_by,
+      })
+    }
+    await insertRecoverySeal(trx, {
+      patient_id: patientId,
+      key_version: to,
+      recovery_key_fingerprint: ctx.recoveryFingerprint,
+      sealed_key: await sealPatientKey(newKey, ctx.recoveryPublicKey, {
+        patientId: id,
+        keyVersion: to,
+        recipientId: recoveryRecipientId(ctx.recoveryFingerprint),
+      }),
+    })
+    await deleteSealsOfVersion(trx, patientId, from)
+    await switchKeyVersion(trx, patientId, from, to)
+    return { fromVersion: from, toVersion: to, rows }
+  } finally {
+    wipe(oldKey, newKey, oldFieldKeys.enc, oldFieldKeys.inner, oldFieldKeys.outer)
+    wipe(newFieldKeys.enc, newFieldKeys.inner, newFieldKeys.outer)
+  }
+}
+
+/** A holder of the patient's grant rotates its key (e.g. after a suspected leak). */
+export async function rotatePatientKey(
+  ctx: VaultContext,
+  session: Session,
+  patientId: string,
+): Promise<RotationResult> {
+  const pid = rowIdFromString(patientId, 'patientId')
+  return inTransaction(ctx.db, (trx) =>
+    rotateWithin(trx, ctx, pid, grantOpener(session), session.userIdBytes),
+  )
+}
+
+/**
+ * Revokes a user's access: deletes their grant and rotates the patient key in the
+ * same transaction, so a key they may have cached opens nothing written or
+ * re-encrypted afterwards (DESIGN.md §5).
+ */
+export async function revokeAccess(
+  ctx: VaultContext,
+  session: Session,
+  patientId: string,
+  userId: string,
+): Promise<RotationResult> {
+  const pid = rowIdFromString(patientId, 'patientId')
+  const uid = rowIdFromString(userId, 'userId')
+  return inTransaction(ctx.db, async (trx) => {
+    const current = await lockPatientKeyVersion(trx, pid)
+    if (current === undefined) throw new NotFoundError('patient', patientId)
+    // Our own grant first: it is the access check, and it must be opened before
+    // it could be the one deleted (a user may revoke themselves).
+    const ownKey = await grantOpener(session)(trx, pid, current)
+    try {
+      if (!(await findCurrentGrant(trx, pid, uid))) {
+        throw new NotFoundError('grant', `${patientId}/${userId}`)
+      }
+      await deleteUserGrants(trx, pid, uid)
+      const keep: PatientKeyOpener = async () => Buffer.from(ownKey)
+      return await rotateWithin(trx, ctx, pid, keep, session.userIdBytes)
+    } finally {
+      wipe(ownKey)
+    }
+  })
+}
