@@ -219,3 +219,38 @@ export async function switchKeyVersion(
     'retire key version',
   )
 }
+
+/** The user's grants for the current key version of every patient, disabled or not. */
+export async function listCurrentGrantsOfUser(
+  db: Executor,
+  userId: Buffer,
+): Promise<PatientKeyGrantRow[]> {
+  return selectRows<PatientKeyGrantRow>(
+    db,
+    db('patient_key_grants as g')
+      .join('patients as p', function () {
+        this.on('p.id', '=', 'g.patient_id').andOn('p.current_key_version', '=', 'g.key_version')
+      })
+      .select('g.*')
+      .where('g.user_id', userId)
+      .orderBy('g.patient_id')
+      .forUpdate(),
+    'list grants of user',
+  )
+}
+
+/** Replaces the sealed key of one grant (recovery re-grant to a new public key). */
+export async function replaceGrantSeal(
+  db: Executor,
+  grant: Pick<PatientKeyGrantRow, 'patient_id' | 'key_version' | 'user_id'>,
+  sealedKey: Buffer,
+  grantedBy: Buffer,
+): Promise<void> {
+  await executeWrite(
+    db,
+    db('patient_key_grants')
+      .update({ sealed_key: sealedKey, granted_by: grantedBy, granted_at: db.raw('CURRENT_TIMESTAMP(3)') })
+      .where({ patient_id: grant.patient_id, key_version: grant.key_version, user_id: grant.user_id }),
+    'replace grant',
+  )
+}

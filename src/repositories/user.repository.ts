@@ -82,3 +82,23 @@ export async function setUserDisabled(
   )
   return affectedRows === 1
 }
+
+/**
+ * Gives the user a new key pair and credentials (recovery after a forgotten
+ * password: the old private key is lost, so the old wrap is replaced outright).
+ */
+export async function replaceUserKeyPair(
+  db: Executor,
+  id: Buffer,
+  publicKey: Buffer,
+  columns: UserCredentialColumns,
+): Promise<boolean> {
+  const { affectedRows } = await executeWrite(
+    db,
+    db(TABLE)
+      .update({ ...columns, public_key: publicKey, password_changed_at: db.raw('CURRENT_TIMESTAMP(3)') })
+      .where({ id }),
+    'replace user key pair',
+  )
+  return affectedRows === 1
+}

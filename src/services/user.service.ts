@@ -44,7 +44,7 @@ function checkUsername(value: unknown): string {
 }
 
 /** The password rules (string, NFKC, ≤ 72 UTF-8 bytes) as a ValidationError. */
-function checkPassword(value: unknown, field: string): string {
+export function checkPassword(value: unknown, field: string): string {
   try {
     wipe(normalizePassword(value))
   } catch (err) {
@@ -76,7 +76,7 @@ function storedScrypt(row: UserRow): ScryptParams {
 }
 
 /** New verifier, salt, KEK parameters and wrapped private key for `password` under `policy`. */
-async function credentialsFor(
+export async function credentialsFor(
   password: string,
   privateKey: Buffer,
   userId: string,

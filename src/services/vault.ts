@@ -4,6 +4,8 @@ import { abytes } from '../crypto/bytes.js'
 import { KDF_POLICY, type KdfPolicy } from '../crypto/kdf-policy.js'
 import { ConfigurationError } from '../errors/index.js'
 import type { NewUser, UserSummary } from './domain.js'
+import * as recovery from './recovery.service.js'
+import type { RecoveryAuthority } from './recovery.service.js'
 import type { Session } from './session.js'
 import * as users from './user.service.js'
 import type { VaultContext } from './vault-context.js'
@@ -36,6 +38,18 @@ export interface Vault {
   listUsers(): Promise<UserSummary[]>
   disableUser(userId: string): Promise<void>
   enableUser(userId: string): Promise<void>
+  /** Forgotten password: new key pair and password, patients re-granted from the recovery key. */
+  recoverUser(
+    authority: RecoveryAuthority,
+    username: string,
+    newPassword: string,
+  ): Promise<{ patients: number }>
+  /** Grants a patient to a user from the patient's recovery seal (e.g. every grantee is gone). */
+  restorePatientAccess(
+    authority: RecoveryAuthority,
+    patientId: string,
+    userId: string,
+  ): Promise<{ created: boolean }>
 }
 
 export function createVault(options: VaultOptions): Vault {
@@ -62,5 +76,9 @@ export function createVault(options: VaultOptions): Vault {
     listUsers: () => users.listUsers(ctx),
     disableUser: (userId) => users.setDisabled(ctx, userId, true),
     enableUser: (userId) => users.setDisabled(ctx, userId, false),
+    recoverUser: (authority, username, newPassword) =>
+      recovery.recoverUser(ctx, authority, username, newPassword),
+    restorePatientAccess: (authority, patientId, userId) =>
+      recovery.restorePatientAccess(ctx, authority, patientId, userId),
   }
 }

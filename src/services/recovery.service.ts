@@ -1,0 +1,121 @@
+import { wipe } from '../crypto/bytes.js'
+import { generateUserKeyPair } from '../crypto/keypair.js'
+import { sealPatientKey } from '../crypto/patient-key-seal.js'
+import { rowIdFromString, rowIdToString } from '../db/row-id.js'
+import { AccessDeniedError, NotFoundError, ValidationError } from '../errors/index.js'
+import {
+  findCurrentGrant,
+  insertGrant,
+  listCurrentGrantsOfUser,
+  lockPatientKeyVersion,
+  replaceGrantSeal,
+} from '../repositories/patient-key.repository.js'
+import {
+  findUserById,
+  findUserByUsername,
+  replaceUserKeyPair,
+} from '../repositories/user.repository.js'
+import { recoveryOpener } from './key-openers.js'
+import type { Session } from './session.js'
+import { inTransaction } from './transaction.js'
+import { checkPassword, credentialsFor } from './user.service.js'
+import type { VaultContext } from './vault-context.js'
+
+/** Who acts and with what: an administrator's session and the offline recovery private key. */
+export interface RecoveryAuthority {
+  readonly admin: Session
+  /** Read by the operator from the recovery key file; never stored in the database. */
+  readonly recoveryPrivateKey: Buffer
+}
+
+function requireAdmin(admin: Session): void {
+  admin.privateKey() // open session
+  if (!admin.roles.includes('admin'))
+    throw new AccessDeniedError('recovery needs the admin role')
+}
+
+/**
+ * Forgotten password (DESIGN.md §5): the user gets a new key pair and the new
+ * password; every patient they held a current grant for is re-granted to the new
+ * public key from the patient's recovery seal. One transaction.
+ * Returns how many patients were re-granted.
+ */
+export async function recoverUser(
+  ctx: VaultContext,
+  authority: RecoveryAuthority,
+  username: string,
+  newPassword: string,
+): Promise<{ patients: number }> {
+  requireAdmin(authority.admin)
+  const open = recoveryOpener(ctx, authority.recoveryPrivateKey)
+  const password = checkPassword(newPassword, 'newPassword')
+  const user = await findUserByUsername(ctx.db, username)
+  if (!user) throw new NotFoundError('user', String(username))
+  const userId = rowIdToString(user.id)
+  const { publicKey, privateKey } = generateUserKeyPair()
+  try {
+    const credentials = await credentialsFor(password, privateKey, userId, ctx.kdfPolicy)
+    return await inTransaction(ctx.db, async (trx) => {
+      const grants = await listCurrentGrantsOfUser(trx, user.id)
+      for (const grant of grants) {
+        const patientKey = await open(trx, grant.patient_id, grant.key_version)
+        try {
+          const sealed = await sealPatientKey(patientKey, publicKey, {
+            patientId: rowIdToString(grant.patient_id),
+            keyVersion: grant.key_version,
+            recipientId: userId,
+          })
+          await replaceGrantSeal(trx, grant, sealed, authority.admin.userIdBytes)
+        } finally {
+          wipe(patientKey)
+        }
+      }
+      await replaceUserKeyPair(trx, user.id, publicKey, credentials)
+      return { patients: grants.length }
+    })
+  } finally {
+    wipe(privateKey)
+  }
+}
+
+/**
+ * Restores access to a patient whose grantees are all gone (or adds any user):
+ * the patient key is opened from its recovery seal and sealed to the user.
+ */
+export async function restorePatientAccess(
+  ctx: VaultContext,
+  authority: RecoveryAuthority,
+  patientId: string,
+  userId: string,
+): Promise<{ created: boolean }> {
+  requireAdmin(authority.admin)
+  const open = recoveryOpener(ctx, authority.recoveryPrivateKey)
+  const pid = rowIdFromString(patientId, 'patientId')
+  const uid = rowIdFromString(userId, 'userId')
+  return inTransaction(ctx.db, async (trx) => {
+    const version = await lockPatientKeyVersion(trx, pid)
+    if (version === undefined) throw new NotFoundError('patient', patientId)
+    const user = await findUserById(trx, uid)
+    if (!user) throw new NotFoundError('user', userId)
+    if (user.disabled_at !== null)
+      throw new ValidationError('userId', 'names a disabled user')
+    if (await findCurrentGrant(trx, pid, uid)) return { created: false }
+    const patientKey = await open(trx, pid, version)
+    try {
+      await insertGrant(trx, {
+        patient_id: pid,
+        key_version: version,
+        user_id: uid,
+        sealed_key: await sealPatientKey(patientKey, user.public_key, {
+          patientId,
+          keyVersion: version,
+          recipientId: userId,
+        }),
+        granted_by: authority.admin.userIdBytes,
+      })
+    } finally {
+      wipe(patientKey)
+    }
+    return { created: true }
+  })
+}
