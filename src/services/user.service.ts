@@ -1,8 +1,9 @@
 import { wipe } from '../crypto/bytes.js'
-import type { KdfPolicy, ScryptParams } from '../crypto/kdf-policy.js'
+import { isBelowPolicy, type KdfPolicy, type ScryptParams } from '../crypto/kdf-policy.js'
 import { deriveKek, newKdfSalt } from '../crypto/kek.js'
 import { generateUserKeyPair, x25519PublicKeyOf } from '../crypto/keypair.js'
 import {
+  bcryptCostOf,
   checkPasswordVerifier,
   hashPasswordVerifier,
 } from '../crypto/password-verifier.js'
@@ -201,6 +202,33 @@ async function unlock(
   }
 }
 
+/**
+ * After a successful unlock: if the stored scrypt or bcrypt parameters are below
+ * the current policy, re-derive and re-wrap with the current ones (same private
+ * key, new salt). Skipped without error if a concurrent change won.
+ */
+async function upgradeKdfIfBelowPolicy(
+  ctx: VaultContext,
+  row: UserRow,
+  password: string,
+  privateKey: Buffer,
+): Promise<boolean> {
+  const stored = {
+    scrypt: storedScrypt(row),
+    bcryptCost: bcryptCostOf(row.password_verifier),
+  }
+  if (!isBelowPolicy(stored, ctx.kdfPolicy)) return false
+  const credentials = await credentialsFor(
+    password,
+    privateKey,
+    rowIdToString(row.id),
+    ctx.kdfPolicy,
+  )
+  return inTransaction(ctx.db, (trx) =>
+    replaceUserCredentials(trx, row.id, row.wrapped_private_key, credentials),
+  )
+}
+
 /** Logs in: a session holding the user's private key. */
 export async function login(
   ctx: VaultContext,
@@ -208,6 +236,7 @@ export async function login(
   password: string,
 ): Promise<Session> {
   const { row, privateKey } = await unlock(ctx, username, password)
+  await upgradeKdfIfBelowPolicy(ctx, row, password, privateKey)
   const user = summary(row)
   return new Session(
     ctx,
