@@ -5,7 +5,7 @@
  */
 import { createDb, createVault } from '../src/index.js'
 import { devDbConfig } from './dev-database.js'
-import { devRecoveryPublicKey } from './dev-recovery-key.js'
+import { devAuditKey, devRecoveryPublicKey } from './dev-recovery-key.js'
 
 const say = (line = '') => console.log(line)
 
@@ -32,7 +32,11 @@ try {
   say('What a DBA or a stolen backup sees in patients.full_name_enc:')
   say(`  ${(raw.full_name_enc as Buffer).toString('hex').slice(0, 96)}…`)
 
-  const vault = createVault({ db, recoveryPublicKey: devRecoveryPublicKey() })
+  const vault = createVault({
+    db,
+    recoveryPublicKey: devRecoveryPublicKey(),
+    auditKey: devAuditKey(),
+  })
   const bob = await vault.login('bob', 'bob-demo-password')
   try {
     const [patientId] = await bob.listAccessiblePatients()

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -34,4 +35,30 @@ export function devRecoveryPublicKey(): Buffer {
     publicKey: string
   }
   return Buffer.from(stored.publicKey, 'base64')
+}
+
+/** Where the development audit key lives: beside the recovery key, gitignored. */
+const DEV_AUDIT_KEY_FILE = fileURLToPath(
+  new URL('../.emr-vault/dev-audit-key', import.meta.url),
+)
+
+/**
+ * The audit key for development tools (seeds, demo): from EMR_VAULT_AUDIT_KEY
+ * (base64 of 32 bytes) when set, else a development key made once and kept in
+ * .emr-vault/ with mode 0600. It must stay the same for a database's whole life:
+ * the audit chain written with one key does not verify, or extend, with another.
+ * Production deployments keep theirs in a secret store, never in the database.
+ */
+export function devAuditKey(): Buffer {
+  const configured = process.env['EMR_VAULT_AUDIT_KEY']
+  if (configured) return Buffer.from(configured, 'base64')
+  if (!existsSync(DEV_AUDIT_KEY_FILE)) {
+    mkdirSync(dirname(DEV_AUDIT_KEY_FILE), { recursive: true })
+    writeFileSync(DEV_AUDIT_KEY_FILE, `${randomBytes(32).toString('base64')}\n`, {
+      mode: 0o600,
+      flag: 'wx',
+    })
+    chmodSync(DEV_AUDIT_KEY_FILE, 0o600)
+  }
+  return Buffer.from(readFileSync(DEV_AUDIT_KEY_FILE, 'utf8').trim(), 'base64')
 }

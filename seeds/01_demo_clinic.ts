@@ -5,7 +5,7 @@ import {
   type NewClinicalRecord,
   type Role,
 } from '../src/index.js'
-import { devRecoveryPublicKey } from '../scripts/dev-recovery-key.js'
+import { devAuditKey, devRecoveryPublicKey } from '../scripts/dev-recovery-key.js'
 
 /**
  * Demo clinic, created through the services so that every value is really
@@ -114,7 +114,11 @@ const CHARTS: { demographics: Demographics; records: NewClinicalRecord[] }[] = [
 
 export async function seed(knex: Knex): Promise<void> {
   if ((await knex('users').where('username', 'alice').first()) !== undefined) return
-  const vault = createVault({ db: knex, recoveryPublicKey: devRecoveryPublicKey() })
+  const vault = createVault({
+    db: knex,
+    recoveryPublicKey: devRecoveryPublicKey(),
+    auditKey: devAuditKey(),
+  })
   const ids = new Map<string, string>()
   for (const user of DEMO_USERS)
     ids.set(user.username, (await vault.registerUser(user)).id)

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex'
 import { executeWrite, selectRows, type Executor } from '../sql/prepared.js'
 import type {
   GranteeRow,
@@ -25,7 +26,9 @@ export async function insertKeyVersion(
 
 export async function insertGrant(
   db: Executor,
-  row: Omit<PatientKeyGrantRow, 'granted_at'>,
+  row: Omit<PatientKeyGrantRow, 'granted_at' | 'expires_at'> & {
+    expires_at?: Date | null
+  },
 ): Promise<void> {
   await executeWrite(db, db('patient_key_grants').insert(row), 'insert grant')
 }
@@ -42,6 +45,28 @@ export async function insertRecoverySeal(
 }
 
 /**
+ * Grants (`g`) of each patient's current key version (`p`) that have not expired.
+ * Every access path starts here, so a rotated-away or expired grant opens nothing.
+ */
+function currentGrants(db: Executor): Knex.QueryBuilder {
+  return db('patient_key_grants as g')
+    .join('patients as p', function () {
+      this.on('p.id', '=', 'g.patient_id').andOn(
+        'p.current_key_version',
+        '=',
+        'g.key_version',
+      )
+    })
+    .where(function () {
+      this.whereNull('g.expires_at').orWhere(
+        'g.expires_at',
+        '>',
+        db.raw('CURRENT_TIMESTAMP(3)'),
+      )
+    })
+}
+
+/**
  * The user's grant for the patient's *current* key version, if the user exists
  * and is not disabled. `forShare`
  * locks the patient row against a concurrent rotation for the rest of the
@@ -53,14 +78,7 @@ export async function findCurrentGrant(
   userId: Buffer,
   forShare = false,
 ): Promise<PatientKeyGrantRow | undefined> {
-  const query = db('patient_key_grants as g')
-    .join('patients as p', function () {
-      this.on('p.id', '=', 'g.patient_id').andOn(
-        'p.current_key_version',
-        '=',
-        'g.key_version',
-      )
-    })
+  const query = currentGrants(db)
     // A disabled user's open session loses access at its next statement.
     .join('users as u', 'u.id', 'g.user_id')
     .whereNull('u.disabled_at')
@@ -78,14 +96,7 @@ export async function listGrantees(
 ): Promise<GranteeRow[]> {
   return selectRows<GranteeRow>(
     db,
-    db('patient_key_grants as g')
-      .join('patients as p', function () {
-        this.on('p.id', '=', 'g.patient_id').andOn(
-          'p.current_key_version',
-          '=',
-          'g.key_version',
-        )
-      })
+    currentGrants(db)
       .join('users as u', 'u.id', 'g.user_id')
       .select(
         'g.user_id',
@@ -93,6 +104,7 @@ export async function listGrantees(
         'u.display_name',
         'g.granted_by',
         'g.granted_at',
+        'g.expires_at',
         'g.key_version',
       )
       .where('g.patient_id', patientId)
@@ -108,14 +120,7 @@ export async function listGrantedPatientIds(
 ): Promise<Buffer[]> {
   const rows = await selectRows<{ patient_id: Buffer }>(
     db,
-    db('patient_key_grants as g')
-      .join('patients as p', function () {
-        this.on('p.id', '=', 'g.patient_id').andOn(
-          'p.current_key_version',
-          '=',
-          'g.key_version',
-        )
-      })
+    currentGrants(db)
       .select('g.patient_id')
       .where('g.user_id', userId)
       .orderBy('g.patient_id'),
@@ -148,7 +153,15 @@ export async function listGrantsWithKeys(
     db('patient_key_grants as g')
       .join('users as u', 'u.id', 'g.user_id')
       .select('g.*', 'u.public_key')
-      .where({ 'g.patient_id': patientId, 'g.key_version': version }),
+      .where({ 'g.patient_id': patientId, 'g.key_version': version })
+      // Expired break-glass grants are not carried to the new version.
+      .andWhere(function () {
+        this.whereNull('g.expires_at').orWhere(
+          'g.expires_at',
+          '>',
+          db.raw('CURRENT_TIMESTAMP(3)'),
+        )
+      }),
     'list grants',
   )
 }
@@ -168,7 +181,7 @@ export async function findRecoverySeal(
   return rows[0]
 }
 
-/** Removes every grant and the recovery seal of a key version: it opens nothing afterwards. */
+/** Removes every grant and escrow seal of a key version: it opens nothing afterwards. */
 export async function deleteSealsOfVersion(
   db: Executor,
   patientId: Buffer,
@@ -180,6 +193,11 @@ export async function deleteSealsOfVersion(
     db,
     db('patient_key_recovery_seals').delete().where(where),
     'delete recovery seal',
+  )
+  await executeWrite(
+    db,
+    db('patient_key_emergency_seals').delete().where(where),
+    'delete emergency seal',
   )
 }
 
@@ -227,10 +245,7 @@ export async function listCurrentGrantsOfUser(
 ): Promise<PatientKeyGrantRow[]> {
   return selectRows<PatientKeyGrantRow>(
     db,
-    db('patient_key_grants as g')
-      .join('patients as p', function () {
-        this.on('p.id', '=', 'g.patient_id').andOn('p.current_key_version', '=', 'g.key_version')
-      })
+    currentGrants(db)
       .select('g.*')
       .where('g.user_id', userId)
       .orderBy('g.patient_id')
@@ -249,8 +264,16 @@ export async function replaceGrantSeal(
   await executeWrite(
     db,
     db('patient_key_grants')
-      .update({ sealed_key: sealedKey, granted_by: grantedBy, granted_at: db.raw('CURRENT_TIMESTAMP(3)') })
-      .where({ patient_id: grant.patient_id, key_version: grant.key_version, user_id: grant.user_id }),
+      .update({
+        sealed_key: sealedKey,
+        granted_by: grantedBy,
+        granted_at: db.raw('CURRENT_TIMESTAMP(3)'),
+      })
+      .where({
+        patient_id: grant.patient_id,
+        key_version: grant.key_version,
+        user_id: grant.user_id,
+      }),
     'replace grant',
   )
 }

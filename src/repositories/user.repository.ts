@@ -96,7 +96,11 @@ export async function replaceUserKeyPair(
   const { affectedRows } = await executeWrite(
     db,
     db(TABLE)
-      .update({ ...columns, public_key: publicKey, password_changed_at: db.raw('CURRENT_TIMESTAMP(3)') })
+      .update({
+        ...columns,
+        public_key: publicKey,
+        password_changed_at: db.raw('CURRENT_TIMESTAMP(3)'),
+      })
       .where({ id }),
     'replace user key pair',
   )

@@ -13,6 +13,7 @@ import {
   insertKeyVersion,
   insertRecoverySeal,
 } from '../repositories/patient-key.repository.js'
+import { sealToEmergencyKey } from './break-glass.service.js'
 import { DEMOGRAPHIC_FIELDS, decodeFields, encodeFields } from './chart-fields.js'
 import { inTransaction } from './transaction.js'
 import type { Demographics, Patient } from './domain.js'
@@ -77,6 +78,7 @@ export async function createPatient(
         recovery_key_fingerprint: ctx.recoveryFingerprint,
         sealed_key: recoverySeal,
       })
+      await sealToEmergencyKey(trx, id, FIRST_KEY_VERSION, patientKey)
     })
     session.keyCache.set(patientId, keys)
     return patientId

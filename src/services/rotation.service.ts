@@ -21,6 +21,7 @@ import {
   switchKeyVersion,
 } from '../repositories/patient-key.repository.js'
 import type { Executor } from '../sql/prepared.js'
+import { sealToEmergencyKey } from './break-glass.service.js'
 import { grantOpener, type PatientKeyOpener } from './key-openers.js'
 import { fieldKeysFor } from './patient-access.js'
 import type { Session } from './session.js'
@@ -100,6 +101,7 @@ export async function rotateWithin(
         user_id: grant.user_id,
         sealed_key: sealed,
         granted_by: grant.granted_by,
+        expires_at: grant.expires_at,
       })
     }
     await insertRecoverySeal(trx, {
@@ -112,6 +114,7 @@ export async function rotateWithin(
         recipientId: recoveryRecipientId(ctx.recoveryFingerprint),
       }),
     })
+    await sealToEmergencyKey(trx, patientId, to, newKey)
     await deleteSealsOfVersion(trx, patientId, from)
     await switchKeyVersion(trx, patientId, from, to)
     return { fromVersion: from, toVersion: to, rows }

@@ -1,4 +1,5 @@
 import { wipe } from '../crypto/bytes.js'
+import * as breakGlass from './break-glass.service.js'
 import { AuthenticationError } from '../errors/index.js'
 import * as records from './clinical-record.service.js'
 import type {
@@ -125,6 +126,18 @@ export class Session {
   /** Removes the user's grant and rotates the patient key in the same transaction. */
   revoke(patientId: string, userId: string): Promise<RotationResult> {
     return rotation.revokeAccess(this.#ctx, this, patientId, userId)
+  }
+
+  /**
+   * Break-glass: opens a patient without a grant, for `durationMs` (1 hour by
+   * default). Needs the emergency role, the emergency key and a reason; audited.
+   */
+  breakGlass(
+    patientId: string,
+    reason: string,
+    durationMs?: number,
+  ): Promise<{ expiresAt: Date }> {
+    return breakGlass.breakGlass(this.#ctx, this, patientId, reason, durationMs)
   }
 
   /** Who can open the patient (requires a grant yourself). */

@@ -8,6 +8,11 @@ export interface VaultContext {
   readonly recoveryPublicKey: Buffer
   /** SHA-256 of the recovery public key, stored with each recovery seal. */
   readonly recoveryFingerprint: Buffer
+  /**
+   * The audit key (32 bytes, from the deployment's configuration, never stored in
+   * the database): the MAC key of the audit chain (services/audit.service.ts).
+   */
+  readonly auditKey: Buffer
   /** Parameters for new and changed passwords. */
   readonly kdfPolicy: KdfPolicy
   /** How long a session keeps an unwrapped patient key. */

@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto'
 import type { Knex } from 'knex'
+import { AUDIT_KEY_BYTES } from '../crypto/audit-mac.js'
 import { abytes } from '../crypto/bytes.js'
 import { KDF_POLICY, type KdfPolicy } from '../crypto/kdf-policy.js'
 import { ConfigurationError } from '../errors/index.js'
 import type { NewUser, UserSummary } from './domain.js'
+import * as breakGlass from './break-glass.service.js'
 import * as recovery from './recovery.service.js'
 import type { RecoveryAuthority } from './recovery.service.js'
 import type { Session } from './session.js'
@@ -15,6 +17,12 @@ export interface VaultOptions {
   readonly db: Knex
   /** The organisation's recovery public key (X25519, 32 raw bytes). */
   readonly recoveryPublicKey: Buffer
+  /**
+   * The audit key: 32 random bytes from the deployment's configuration (a secret
+   * store, not the database), the MAC key of the tamper-evident audit log. The
+   * same key for every instance of the deployment, kept for as long as the log is.
+   */
+  readonly auditKey: Buffer
   /** Password KDF parameters for new and changed passwords; KDF_POLICY by default. */
   readonly kdfPolicy?: KdfPolicy
   /** How long a session keeps an unwrapped patient key; 5 minutes by default. */
@@ -44,6 +52,12 @@ export interface Vault {
     username: string,
     newPassword: string,
   ): Promise<{ patients: number }>
+  /** Creates the emergency key (if none) and seals every patient to it; resumable. */
+  setUpEmergencyAccess(
+    authority: RecoveryAuthority,
+  ): Promise<{ created: boolean; sealed: number }>
+  /** Gives a user with the emergency role the emergency key, so they can break glass. */
+  grantEmergencyKey(authority: RecoveryAuthority, userId: string): Promise<void>
   /** Grants a patient to a user from the patient's recovery seal (e.g. every grantee is gone). */
   restorePatientAccess(
     authority: RecoveryAuthority,
@@ -55,6 +69,7 @@ export interface Vault {
 export function createVault(options: VaultOptions): Vault {
   try {
     abytes(options.recoveryPublicKey, 'recoveryPublicKey', 32)
+    abytes(options.auditKey, 'auditKey', AUDIT_KEY_BYTES)
   } catch (err) {
     throw new ConfigurationError((err as Error).message)
   }
@@ -62,6 +77,8 @@ export function createVault(options: VaultOptions): Vault {
     db: options.db,
     recoveryPublicKey: options.recoveryPublicKey,
     recoveryFingerprint: createHash('sha256').update(options.recoveryPublicKey).digest(),
+    // A copy: the caller may wipe or reuse its buffer.
+    auditKey: Buffer.from(options.auditKey),
     kdfPolicy: options.kdfPolicy ?? KDF_POLICY,
     keyCacheTtlMs: options.keyCacheTtlMs ?? 5 * 60_000,
     sessionIdleMs: options.sessionIdleMs ?? 15 * 60_000,
@@ -78,6 +95,9 @@ export function createVault(options: VaultOptions): Vault {
     enableUser: (userId) => users.setDisabled(ctx, userId, false),
     recoverUser: (authority, username, newPassword) =>
       recovery.recoverUser(ctx, authority, username, newPassword),
+    setUpEmergencyAccess: (authority) => breakGlass.setUpEmergencyAccess(ctx, authority),
+    grantEmergencyKey: (authority, userId) =>
+      breakGlass.grantEmergencyKey(ctx, authority, userId),
     restorePatientAccess: (authority, patientId, userId) =>
       recovery.restorePatientAccess(ctx, authority, patientId, userId),
   }

@@ -6,17 +6,33 @@ import type { Role, UserSummary } from '../../src/services/domain.js'
 import { testDb } from './test-env.js'
 
 /**
+ * The audit key of this test run, made at test time. One key for the whole run,
+ * like one deployment: every vault on the shared test database appends to the
+ * same chain (audit_log), and appendAudit refuses a head made with another key.
+ * Suites that need another key build a private chain (test/audit/chain-support.ts).
+ */
+export const TEST_AUDIT_KEY = randomBytes(32)
+
+/**
+ * The organisation's recovery key pair for this test run: made at test time,
+ * one per run like one per deployment, since every patient in the shared test
+ * database is sealed to it (emergency set-up and rotate-all walk all of them).
+ */
+const RUN_RECOVERY = generateUserKeyPair()
+
+/**
  * A vault on the test database with cheap KDF parameters (TEST_KDF_POLICY; the
- * production cost runs in one named slow test) and a recovery key pair made now.
+ * production cost runs in one named slow test) and the run's recovery key pair.
  */
 export function testVault(overrides: Partial<VaultOptions> = {}): {
   vault: Vault
   recovery: { publicKey: Buffer; privateKey: Buffer }
 } {
-  const recovery = generateUserKeyPair()
+  const recovery = RUN_RECOVERY
   const vault = createVault({
     db: testDb(),
     recoveryPublicKey: recovery.publicKey,
+    auditKey: TEST_AUDIT_KEY,
     kdfPolicy: TEST_KDF_POLICY,
     ...overrides,
   })

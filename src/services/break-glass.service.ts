@@ -1,0 +1,286 @@
+import { createHash } from 'node:crypto'
+import { wipe } from '../crypto/bytes.js'
+import { generateUserKeyPair } from '../crypto/keypair.js'
+import { openPatientKey, sealPatientKey } from '../crypto/patient-key-seal.js'
+import { rowIdFromString, rowIdToString } from '../db/row-id.js'
+import {
+  AccessDeniedError,
+  ConfigurationError,
+  NotFoundError,
+  ValidationError,
+} from '../errors/index.js'
+import {
+  findEmergencyKey,
+  findEmergencyKeyHolder,
+  findEmergencySeal,
+  insertEmergencyKey,
+  insertEmergencySeal,
+  listPatientsWithoutEmergencySeal,
+  upsertEmergencyKeyHolder,
+} from '../repositories/emergency-key.repository.js'
+import type { EmergencyKeyRow } from '../repositories/patient-key.row.js'
+import {
+  deleteUserGrants,
+  findCurrentGrant,
+  insertGrant,
+  lockPatientKeyVersion,
+} from '../repositories/patient-key.repository.js'
+import { findUserById } from '../repositories/user.repository.js'
+import type { Executor } from '../sql/prepared.js'
+import { asIntegrityError } from './crypto-errors.js'
+import { checkRecoveryKey, recoveryOpener } from './key-openers.js'
+import type { RecoveryAuthority } from './recovery.service.js'
+import type { Session } from './session.js'
+import { inTransaction } from './transaction.js'
+import { recoveryRecipientId, type VaultContext } from './vault-context.js'
+
+/**
+ * Break-glass: a user with the emergency role opens a patient they hold no grant
+ * for, after giving a reason. The key path needs no offline key at that moment:
+ * every patient key version is also sealed to the organisation's emergency key E,
+ * whose private half each emergency user holds sealed to their own public key.
+ * The access is a grant that expires, and it is audited.
+ */
+
+/** HPKE context for sealing E's private key (not a patient: the id is no UUID). */
+const EMERGENCY_KEY_SEAL = { patientId: 'emergency-key', keyVersion: 1 }
+
+export const DEFAULT_BREAK_GLASS_MS = 60 * 60_000
+const MAX_BREAK_GLASS_MS = 12 * 60 * 60_000
+
+function emergencyRecipientId(publicKey: Buffer): string {
+  return `emergency:${createHash('sha256').update(publicKey).digest('hex')}`
+}
+
+/**
+ * Seals a patient key version to the emergency key, if the organisation has one.
+ * Called wherever a patient key version is made (patient creation, rotation).
+ */
+export async function sealToEmergencyKey(
+  db: Executor,
+  patientId: Buffer,
+  version: number,
+  patientKey: Buffer,
+): Promise<boolean> {
+  const key = await findEmergencyKey(db)
+  if (!key) return false
+  await insertEmergencySeal(db, {
+    patient_id: patientId,
+    key_version: version,
+    sealed_key: await sealPatientKey(patientKey, key.public_key, {
+      patientId: rowIdToString(patientId),
+      keyVersion: version,
+      recipientId: emergencyRecipientId(key.public_key),
+    }),
+  })
+  return true
+}
+
+function requireAdmin(admin: Session): void {
+  admin.privateKey()
+  if (!admin.roles.includes('admin'))
+    throw new AccessDeniedError('this needs the admin role')
+}
+
+/** E's private key, opened from its recovery seal. */
+async function openEmergencyKeyWithRecovery(
+  ctx: VaultContext,
+  key: EmergencyKeyRow,
+  recoveryPrivateKey: Buffer,
+): Promise<Buffer> {
+  try {
+    return await openPatientKey(key.recovery_sealed_private_key, recoveryPrivateKey, {
+      ...EMERGENCY_KEY_SEAL,
+      recipientId: recoveryRecipientId(ctx.recoveryFingerprint),
+    })
+  } catch (err) {
+    throw asIntegrityError(err, 'recovery seal of the emergency key')
+  }
+}
+
+/**
+ * Creates the emergency key if there is none, and seals every patient's current
+ * key version that lacks an emergency seal (from the recovery seals). Resumable:
+ * each patient is its own transaction and is skipped once sealed.
+ */
+export async function setUpEmergencyAccess(
+  ctx: VaultContext,
+  authority: RecoveryAuthority,
+): Promise<{ created: boolean; sealed: number }> {
+  requireAdmin(authority.admin)
+  checkRecoveryKey(ctx, authority.recoveryPrivateKey)
+  let created = false
+  if (!(await findEmergencyKey(ctx.db))) {
+    const pair = generateUserKeyPair()
+    try {
+      await inTransaction(ctx.db, async (trx) => {
+        if (await findEmergencyKey(trx)) return
+        await insertEmergencyKey(trx, {
+          public_key: pair.publicKey,
+          recovery_sealed_private_key: await sealPatientKey(
+            pair.privateKey,
+            ctx.recoveryPublicKey,
+            {
+              ...EMERGENCY_KEY_SEAL,
+              recipientId: recoveryRecipientId(ctx.recoveryFingerprint),
+            },
+          ),
+          created_by: authority.admin.userIdBytes,
+        })
+        created = true
+      })
+    } catch (err) {
+      // Two administrators at once: the other one's key stands.
+      if (!(await findEmergencyKey(ctx.db))) throw err
+    } finally {
+      wipe(pair.privateKey)
+    }
+  }
+  const open = recoveryOpener(ctx, authority.recoveryPrivateKey)
+  let sealed = 0
+  for (;;) {
+    const batch = await listPatientsWithoutEmergencySeal(ctx.db, 100)
+    if (batch.length === 0) break
+    for (const patientId of batch) {
+      await inTransaction(ctx.db, async (trx) => {
+        const version = await lockPatientKeyVersion(trx, patientId)
+        if (version === undefined || (await findEmergencySeal(trx, patientId, version)))
+          return
+        const patientKey = await open(trx, patientId, version)
+        try {
+          if (await sealToEmergencyKey(trx, patientId, version, patientKey)) sealed++
+        } finally {
+          wipe(patientKey)
+        }
+      })
+    }
+  }
+  return { created, sealed }
+}
+
+/** Hands the emergency private key to a user who holds the emergency role. */
+export async function grantEmergencyKey(
+  ctx: VaultContext,
+  authority: RecoveryAuthority,
+  userId: string,
+): Promise<void> {
+  requireAdmin(authority.admin)
+  checkRecoveryKey(ctx, authority.recoveryPrivateKey)
+  const uid = rowIdFromString(userId, 'userId')
+  await inTransaction(ctx.db, async (trx) => {
+    const key = await findEmergencyKey(trx)
+    if (!key)
+      throw new ConfigurationError('no emergency key: set up emergency access first')
+    const user = await findUserById(trx, uid)
+    if (!user) throw new NotFoundError('user', userId)
+    if (!user.roles.split(',').includes('emergency')) {
+      throw new ValidationError('userId', 'names a user without the emergency role')
+    }
+    const emergencyPrivate = await openEmergencyKeyWithRecovery(
+      ctx,
+      key,
+      authority.recoveryPrivateKey,
+    )
+    try {
+      await upsertEmergencyKeyHolder(trx, {
+        user_id: uid,
+        sealed_private_key: await sealPatientKey(emergencyPrivate, user.public_key, {
+          ...EMERGENCY_KEY_SEAL,
+          recipientId: userId,
+        }),
+        granted_by: authority.admin.userIdBytes,
+      })
+    } finally {
+      wipe(emergencyPrivate)
+    }
+  })
+}
+
+function checkReason(reason: unknown): string {
+  if (typeof reason !== 'string' || reason.trim().length < 10 || reason.length > 500) {
+    throw new ValidationError('reason', 'must be a string of 10 to 500 characters')
+  }
+  if (!(reason as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw new ValidationError('reason', 'must be valid Unicode')
+  }
+  return reason
+}
+
+/**
+ * Opens a patient the user holds no grant for, for `durationMs` (1 hour by
+ * default, at most 12). Needs the emergency role, the emergency key, and a reason.
+ */
+export async function breakGlass(
+  ctx: VaultContext,
+  session: Session,
+  patientId: string,
+  reason: string,
+  durationMs: number = DEFAULT_BREAK_GLASS_MS,
+): Promise<{ expiresAt: Date }> {
+  const pid = rowIdFromString(patientId, 'patientId')
+  checkReason(reason)
+  if (
+    !Number.isInteger(durationMs) ||
+    durationMs < 1000 ||
+    durationMs > MAX_BREAK_GLASS_MS
+  ) {
+    throw new ValidationError(
+      'durationMs',
+      `must be an integer from 1000 to ${MAX_BREAK_GLASS_MS}`,
+    )
+  }
+  if (!session.roles.includes('emergency')) {
+    throw new AccessDeniedError('break-glass needs the emergency role')
+  }
+  const privateKey = session.privateKey()
+  const expiresAt = new Date(ctx.now() + durationMs)
+  await inTransaction(ctx.db, async (trx) => {
+    const version = await lockPatientKeyVersion(trx, pid)
+    if (version === undefined) throw new NotFoundError('patient', patientId)
+    if (await findCurrentGrant(trx, pid, session.userIdBytes)) {
+      throw new ValidationError('patientId', 'you already hold a grant for this patient')
+    }
+    const [key, holder, seal] = await Promise.all([
+      findEmergencyKey(trx),
+      findEmergencyKeyHolder(trx, session.userIdBytes),
+      findEmergencySeal(trx, pid, version),
+    ])
+    if (!key || !holder) throw new AccessDeniedError('you do not hold the emergency key')
+    if (!seal)
+      throw new ConfigurationError(
+        `patient ${patientId} is not sealed to the emergency key`,
+      )
+    let emergencyPrivate: Buffer | undefined
+    let patientKey: Buffer | undefined
+    try {
+      emergencyPrivate = await openPatientKey(holder.sealed_private_key, privateKey, {
+        ...EMERGENCY_KEY_SEAL,
+        recipientId: session.userId,
+      })
+      patientKey = await openPatientKey(seal.sealed_key, emergencyPrivate, {
+        patientId,
+        keyVersion: version,
+        recipientId: emergencyRecipientId(key.public_key),
+      })
+      // Any row left is an expired break-glass grant or an old version's: replace it.
+      await deleteUserGrants(trx, pid, session.userIdBytes)
+      await insertGrant(trx, {
+        patient_id: pid,
+        key_version: version,
+        user_id: session.userIdBytes,
+        sealed_key: await sealPatientKey(patientKey, session.publicKey, {
+          patientId,
+          keyVersion: version,
+          recipientId: session.userId,
+        }),
+        granted_by: session.userIdBytes,
+        expires_at: expiresAt,
+      })
+    } catch (err) {
+      throw asIntegrityError(err, 'emergency key path')
+    } finally {
+      wipe(emergencyPrivate, patientKey)
+    }
+  })
+  return { expiresAt }
+}

@@ -1,0 +1,153 @@
+import { expect } from '../support/chai.js'
+import { rowIdFromString } from '../../src/db/row-id.js'
+import {
+  AccessDeniedError,
+  ConfigurationError,
+  ValidationError,
+} from '../../src/errors/index.js'
+import type { Session } from '../../src/services/session.js'
+import type { Vault } from '../../src/services/vault.js'
+import { testDb } from '../support/test-env.js'
+import {
+  DEMO_DEMOGRAPHICS,
+  registerTestUser,
+  testVault,
+} from '../support/vault-fixture.js'
+
+describe('break-glass', () => {
+  let vault: Vault
+  let recovery: { publicKey: Buffer; privateKey: Buffer }
+  let alice: Session
+  let admin: Session
+  let erin: Session
+  let dave: Session
+  let early: string
+
+  before(async () => {
+    ;({ vault, recovery } = testVault())
+    const a = await registerTestUser(vault, 'bg-alice')
+    const ad = await registerTestUser(vault, 'bg-admin', ['admin'])
+    const e = await registerTestUser(vault, 'bg-erin', ['clinician', 'emergency'])
+    const d = await registerTestUser(vault, 'bg-dave', ['clinician'])
+    alice = await vault.login(a.username, a.password)
+    admin = await vault.login(ad.username, ad.password)
+    erin = await vault.login(e.username, e.password)
+    dave = await vault.login(d.username, d.password)
+    // A patient created before emergency access exists is sealed by the set-up.
+    early = await alice.createPatient({
+      fullName: 'Before Setup',
+      dateOfBirth: '1950-01-01',
+    })
+    const authority = { admin, recoveryPrivateKey: recovery.privateKey }
+    const setup = await vault.setUpEmergencyAccess(authority)
+    expect(setup.sealed).to.be.greaterThanOrEqual(1)
+    await vault.grantEmergencyKey(authority, e.user.id)
+    await expect(vault.grantEmergencyKey(authority, d.user.id)).to.be.rejectedWith(
+      ValidationError,
+      /emergency role/,
+    )
+  })
+
+  after(() => {
+    for (const s of [alice, admin, erin, dave]) s?.close()
+  })
+
+  it('opens a patient without a grant, after a reason, and only for a limited time', async () => {
+    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    await alice.addRecord(patientId, {
+      kind: 'allergy',
+      occurredOn: '2020-01-01',
+      title: 'Anaphylaxis to peanuts',
+    })
+    await expect(erin.readPatient(patientId)).to.be.rejectedWith(AccessDeniedError)
+
+    const { expiresAt } = await erin.breakGlass(
+      patientId,
+      'Unconscious in the ED, allergy history needed',
+    )
+    expect(expiresAt.getTime() - Date.now()).to.be.within(59 * 60_000, 61 * 60_000)
+    expect((await erin.listRecords(patientId))[0]!.title).to.equal(
+      'Anaphylaxis to peanuts',
+    )
+    const access = await alice.listAccess(patientId)
+    expect(access.map((a) => a.userId)).to.include(erin.userId)
+
+    // Expiry: move the grant's end into the past; access ends at the next statement.
+    await testDb()('patient_key_grants')
+      .where({
+        patient_id: rowIdFromString(patientId, 'p'),
+        user_id: rowIdFromString(erin.userId, 'u'),
+      })
+      .update({ expires_at: new Date(Date.now() - 1000) })
+    await expect(erin.readPatient(patientId)).to.be.rejectedWith(AccessDeniedError)
+    expect((await alice.listAccess(patientId)).map((a) => a.userId)).not.to.include(
+      erin.userId,
+    )
+
+    // It can be opened again (a new reason), and a rotation drops an expired grant.
+    await erin.breakGlass(patientId, 'Second look: medication reconciliation', 5_000)
+    expect((await erin.readPatient(patientId)).fullName).to.equal(
+      DEMO_DEMOGRAPHICS.fullName,
+    )
+  })
+
+  it('works for patients created before the set-up and survives rotation', async () => {
+    await erin.breakGlass(early, 'Patient collapsed in waiting room, history needed')
+    expect((await erin.readPatient(early)).fullName).to.equal('Before Setup')
+    await alice.rotatePatientKey(early)
+    expect((await erin.readPatient(early)).fullName).to.equal('Before Setup')
+    const fresh = await alice.createPatient({
+      fullName: 'After Rotation',
+      dateOfBirth: '1960-06-06',
+    })
+    await alice.rotatePatientKey(fresh)
+    await erin.breakGlass(fresh, 'Trauma call, needs blood group and allergies')
+    expect((await erin.readPatient(fresh)).fullName).to.equal('After Rotation')
+  })
+
+  it('needs the emergency role, the emergency key, and a real reason', async () => {
+    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    await expect(
+      dave.breakGlass(patientId, 'I would like to look please'),
+    ).to.be.rejectedWith(AccessDeniedError, /emergency role/)
+    await expect(erin.breakGlass(patientId, 'because')).to.be.rejectedWith(
+      ValidationError,
+      /"reason"/,
+    )
+    await expect(erin.breakGlass(patientId, '')).to.be.rejectedWith(
+      ValidationError,
+      /"reason"/,
+    )
+    await expect(erin.breakGlass(patientId, 'x'.repeat(501))).to.be.rejectedWith(
+      ValidationError,
+      /"reason"/,
+    )
+    await expect(
+      alice.breakGlass(patientId, 'alice holds a grant already'),
+    ).to.be.rejectedWith(AccessDeniedError)
+    await expect(
+      erin.breakGlass(patientId, 'Valid reason for access', 10),
+    ).to.be.rejectedWith(ValidationError, /"durationMs"/)
+    const noKey = await registerTestUser(vault, 'bg-nokey', ['emergency'])
+    const s = await vault.login(noKey.username, noKey.password)
+    try {
+      await expect(
+        s.breakGlass(patientId, 'Emergency without the key'),
+      ).to.be.rejectedWith(AccessDeniedError, /emergency key/)
+    } finally {
+      s.close()
+    }
+    await expect(
+      vault.setUpEmergencyAccess({
+        admin: alice,
+        recoveryPrivateKey: recovery.privateKey,
+      }),
+    ).to.be.rejectedWith(AccessDeniedError)
+    await expect(
+      vault.grantEmergencyKey(
+        { admin, recoveryPrivateKey: Buffer.alloc(32, 7) },
+        erin.userId,
+      ),
+    ).to.be.rejectedWith(ConfigurationError)
+  })
+})
