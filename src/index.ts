@@ -5,7 +5,11 @@
 export { createVault, type Vault, type VaultOptions } from './services/vault.js'
 export type { Session } from './services/session.js'
 export type { RecoveryAuthority } from './services/recovery.service.js'
-export type { RotationResult } from './services/rotation.service.js'
+export type {
+  RotateAllProgress,
+  RotateAllResult,
+  RotationResult,
+} from './services/rotation.service.js'
 export type {
   AccessEntry,
   ClinicalRecord,

@@ -2,7 +2,7 @@ import { wipe } from '../crypto/bytes.js'
 import { generatePatientKey } from '../crypto/patient-key.js'
 import { sealPatientKey } from '../crypto/patient-key-seal.js'
 import { rowIdFromString, rowIdToString } from '../db/row-id.js'
-import { IntegrityError, NotFoundError } from '../errors/index.js'
+import { AccessDeniedError, IntegrityError, NotFoundError } from '../errors/index.js'
 import { PATIENT_ENVELOPE_TABLES } from '../repositories/envelope-tables.js'
 import {
   findUnverifiedRows,
@@ -22,7 +22,16 @@ import {
 } from '../repositories/patient-key.repository.js'
 import type { Executor } from '../sql/prepared.js'
 import { sealToEmergencyKey } from './break-glass.service.js'
-import { grantOpener, type PatientKeyOpener } from './key-openers.js'
+import { grantOpener, recoveryOpener, type PatientKeyOpener } from './key-openers.js'
+import type { RecoveryAuthority } from './recovery.service.js'
+import {
+  countPatientsKeyedBefore,
+  countRotated,
+  findOpenRun,
+  finishRun,
+  listPatientsKeyedBefore,
+  startRun,
+} from '../repositories/rotation-run.repository.js'
 import { fieldKeysFor } from './patient-access.js'
 import type { Session } from './session.js'
 import { inTransaction } from './transaction.js'
@@ -166,4 +175,70 @@ export async function revokeAccess(
       wipe(ownKey)
     }
   })
+}
+
+export interface RotateAllResult {
+  readonly rotated: number
+  /** True when an unfinished earlier run was picked up. */
+  readonly resumed: boolean
+  /** False when stopped by `signal` or when some patients failed (the run stays open). */
+  readonly finished: boolean
+  /** Patients left unrotated because a value or seal failed its integrity check. */
+  readonly failed: readonly string[]
+}
+
+export interface RotateAllProgress {
+  readonly rotated: number
+  readonly total: number
+}
+
+/**
+ * Rotates every patient's key with the recovery key (a scheduled policy, or after
+ * an incident). One transaction per patient, so a crash half-way leaves every
+ * patient readable; calling it again resumes the unfinished run with its cutoff
+ * and finishes the rest. `signal` stops it cleanly between two patients.
+ */
+export async function rotateAll(
+  ctx: VaultContext,
+  authority: RecoveryAuthority,
+  options: { onProgress?: (p: RotateAllProgress) => void; signal?: AbortSignal } = {},
+): Promise<RotateAllResult> {
+  const { admin } = authority
+  admin.privateKey()
+  if (!admin.roles.includes('admin'))
+    throw new AccessDeniedError('rotate-all needs the admin role')
+  const opener = recoveryOpener(ctx, authority.recoveryPrivateKey)
+  const { run, resumed } = await inTransaction(ctx.db, async (trx) => {
+    const open = await findOpenRun(trx)
+    if (open) return { run: open, resumed: true }
+    await startRun(trx, admin.userIdBytes)
+    return { run: (await findOpenRun(trx))!, resumed: false }
+  })
+  const total = await countPatientsKeyedBefore(ctx.db, run.cutoff)
+  let rotated = 0
+  const failed: string[] = []
+  let after: Buffer = Buffer.alloc(16)
+  for (;;) {
+    const batch = await listPatientsKeyedBefore(ctx.db, run.cutoff, after, 100)
+    if (batch.length === 0) break
+    for (const patientId of batch) {
+      if (options.signal?.aborted) return { rotated, resumed, finished: false, failed }
+      after = patientId
+      try {
+        await inTransaction(ctx.db, async (trx) => {
+          await rotateWithin(trx, ctx, patientId, opener, admin.userIdBytes)
+          await countRotated(trx, run.id)
+        })
+        rotated++
+      } catch (err) {
+        // A patient that cannot be rotated (a tampered value, a missing seal) is
+        // reported and left as it is; the run stays open so a later call retries it.
+        if (!(err instanceof IntegrityError)) throw err
+        failed.push(rowIdToString(patientId))
+      }
+      options.onProgress?.({ rotated, total })
+    }
+  }
+  if (failed.length === 0) await inTransaction(ctx.db, (trx) => finishRun(trx, run.id))
+  return { rotated, resumed, finished: failed.length === 0, failed }
 }

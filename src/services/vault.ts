@@ -7,6 +7,8 @@ import { ConfigurationError } from '../errors/index.js'
 import type { NewUser, UserSummary } from './domain.js'
 import * as breakGlass from './break-glass.service.js'
 import * as recovery from './recovery.service.js'
+import * as rotation from './rotation.service.js'
+import type { RotateAllProgress, RotateAllResult } from './rotation.service.js'
 import type { RecoveryAuthority } from './recovery.service.js'
 import type { Session } from './session.js'
 import * as users from './user.service.js'
@@ -52,6 +54,11 @@ export interface Vault {
     username: string,
     newPassword: string,
   ): Promise<{ patients: number }>
+  /** Rotates every patient's key from the recovery key; resumes an unfinished run. */
+  rotateAll(
+    authority: RecoveryAuthority,
+    options?: { onProgress?: (p: RotateAllProgress) => void; signal?: AbortSignal },
+  ): Promise<RotateAllResult>
   /** Creates the emergency key (if none) and seals every patient to it; resumable. */
   setUpEmergencyAccess(
     authority: RecoveryAuthority,
@@ -95,6 +102,7 @@ export function createVault(options: VaultOptions): Vault {
     enableUser: (userId) => users.setDisabled(ctx, userId, false),
     recoverUser: (authority, username, newPassword) =>
       recovery.recoverUser(ctx, authority, username, newPassword),
+    rotateAll: (authority, options) => rotation.rotateAll(ctx, authority, options),
     setUpEmergencyAccess: (authority) => breakGlass.setUpEmergencyAccess(ctx, authority),
     grantEmergencyKey: (authority, userId) =>
       breakGlass.grantEmergencyKey(ctx, authority, userId),
