@@ -1,0 +1,259 @@
+import type { Knex } from 'knex'
+import {
+  auditHeadMac,
+  auditRowMac,
+  isAuditGenesisHead,
+  macEquals,
+} from '../crypto/audit-mac.js'
+import { IntegrityError, ValidationError } from '../errors/index.js'
+import {
+  advanceAuditHead,
+  findAuditRows,
+  insertAuditRow,
+  lockAuditHead,
+} from '../repositories/audit-log.repository.js'
+import {
+  BREAK_GLASS_ACTION_PREFIX,
+  type AuditLogRow,
+  type AuditOutcome,
+  type AuditTables,
+} from '../repositories/audit-log.row.js'
+import {
+  checkAction,
+  checkAuditKey,
+  checkDate,
+  checkDetail,
+  checkOptionalId,
+  checkOutcome,
+  checkPageSize,
+  checkReason,
+  checkSeq,
+  checkTables,
+  type AuditAction,
+} from './audit-checks.js'
+import { requireObject } from './field-values.js'
+
+export { AUDIT_ACTIONS, type AuditAction } from './audit-checks.js'
+export {
+  AUDIT_TABLES,
+  type AuditOutcome,
+  type AuditTables,
+} from '../repositories/audit-log.row.js'
+export {
+  verifyAuditChain,
+  type AuditChainProblem,
+  type AuditHeadState,
+  type AuditVerifyOptions,
+  type AuditVerifyResult,
+} from './audit-verify.js'
+
+/**
+ * One audited act: who did what to which patient or user, and how it ended.
+ * Never PHI or key material: ids, an action name, an outcome, the clinician's
+ * reason (which the UI must tell them must not contain PHI) and a short
+ * printable-ASCII `detail` such as `v2->v3`.
+ */
+export interface AuditEvent {
+  /** The acting user; null for the system or an unidentified caller (failed login of an unknown name). */
+  actorUserId: Buffer | null
+  action: AuditAction
+  patientId?: Buffer | null
+  /** The user acted upon (grantee, revoked user, disabled user, recovered user). */
+  targetUserId?: Buffer | null
+  outcome: AuditOutcome
+  /** Free text, at most 500 characters, no control characters but tab and newline. */
+  reason?: string | null
+  /** Printable ASCII, at most 200 characters. */
+  detail?: string | null
+}
+
+/**
+ * Appends one event to the audit chain and returns its seq.
+ *
+ * Call it inside the transaction of the act it records, so that the act and its
+ * audit row commit together or not at all, and call it LAST, after every other
+ * statement of that transaction (several appends in a row are fine):
+ * - the head row lock (`SELECT … FOR UPDATE` on `audit_chain_head`) is the
+ *   serialisation point of every audited act in the deployment; it is held until
+ *   COMMIT, so taking it last keeps that time to an INSERT, an UPDATE and the commit;
+ * - it gives a single lock order (patient, grant and user locks first, the head
+ *   last), so two audited transactions cannot deadlock on it: whoever holds the
+ *   head asks for no other lock afterwards.
+ *
+ * Before extending the chain it checks the head's MAC and refuses (IntegrityError)
+ * a head it cannot authenticate: otherwise someone who cut rows off and moved
+ * the head back could make this function MAC new rows onto the shortened chain.
+ * This fails closed: with a tampered head, audited acts fail until an operator
+ * has investigated (verifyAuditChain says where the chain breaks).
+ *
+ * @param trx - the caller's transaction (not a plain knex instance)
+ * @param auditKey - the deployment's 32-byte audit key (ConfigurationError otherwise)
+ * @param event - the act; checked before anything is written (ValidationError)
+ * @param tables - the audit tables; the deployment's by default
+ * @returns the new row's seq
+ */
+export async function appendAudit(
+  trx: Knex.Transaction,
+  auditKey: Buffer,
+  event: AuditEvent,
+  tables?: AuditTables,
+): Promise<bigint> {
+  checkAuditKey(auditKey)
+  if (typeof trx !== 'function' || trx.isTransaction !== true) {
+    throw new ValidationError(
+      'trx',
+      "must be the caller's transaction: the audit row commits with the act it records",
+    )
+  }
+  const names = checkTables(tables)
+  const e = requireObject(event, 'event')
+  const fields = {
+    actorUserId: checkOptionalId(e['actorUserId'], 'actorUserId'),
+    action: checkAction(e['action'], 'action'),
+    patientId: checkOptionalId(e['patientId'], 'patientId'),
+    targetUserId: checkOptionalId(e['targetUserId'], 'targetUserId'),
+    outcome: checkOutcome(e['outcome'], 'outcome'),
+    reason: checkReason(e['reason']),
+    detail: checkDetail(e['detail']),
+  }
+
+  const head = await lockAuditHead(trx, names)
+  if (!head) throw new IntegrityError(`the audit chain head (${names.head}) is missing`)
+  const lastSeq = BigInt(head.last_seq)
+  const authentic = isAuditGenesisHead(lastSeq, head.last_mac, head.head_mac)
+    ? true
+    : macEquals(head.head_mac, auditHeadMac(auditKey, lastSeq, head.last_mac))
+  if (!authentic) {
+    throw new IntegrityError(
+      `the audit chain head (${names.head}) failed its integrity check (tampered, or a different audit key); ` +
+        'refusing to extend the chain: run verifyAuditChain',
+    )
+  }
+
+  const seq = lastSeq + 1n
+  const row = {
+    seq,
+    occurred_at: head.now,
+    actor_user_id: fields.actorUserId,
+    action: fields.action,
+    patient_id: fields.patientId,
+    target_user_id: fields.targetUserId,
+    outcome: fields.outcome,
+    reason: fields.reason,
+    detail: fields.detail,
+  }
+  const mac = auditRowMac(auditKey, head.last_mac, {
+    ...fields,
+    seq,
+    occurredAt: head.now,
+  })
+  await insertAuditRow(trx, names, { ...row, mac })
+  const advanced = await advanceAuditHead(trx, names, lastSeq, {
+    lastSeq: seq,
+    lastMac: mac,
+    headMac: auditHeadMac(auditKey, seq, mac),
+  })
+  // Cannot happen while we hold the lock; if it does, the transaction must not commit.
+  if (!advanced) throw new IntegrityError('the audit chain head moved while locked')
+  return seq
+}
+
+/** An audit row as a report shows it (no MAC: reports do not verify; verifyAuditChain does). */
+export interface AuditEntry {
+  readonly seq: bigint
+  readonly occurredAt: Date
+  readonly actorUserId: Buffer | null
+  readonly action: AuditAction
+  readonly patientId: Buffer | null
+  readonly targetUserId: Buffer | null
+  readonly outcome: AuditOutcome
+  readonly reason: string | null
+  readonly detail: string | null
+}
+
+export interface AuditReportFilters {
+  readonly actorUserId?: Buffer
+  readonly patientId?: Buffer
+  readonly targetUserId?: Buffer
+  /** One action or any of several. */
+  readonly action?: AuditAction | readonly AuditAction[]
+  readonly outcome?: AuditOutcome
+  /** Inclusive. */
+  readonly from?: Date
+  /** Exclusive. */
+  readonly to?: Date
+  /** Break-glass rows (`break_glass.*`) first, then the rest; each group in seq order. */
+  readonly breakGlassFirst?: boolean
+  /** Page size: 1 to 10,000; 1,000 by default. */
+  readonly limit?: number
+  /** The last entry of the previous page (keyset pagination, same filters). */
+  readonly after?: Pick<AuditEntry, 'seq' | 'action'>
+  /** The audit tables; the deployment's by default. */
+  readonly tables?: AuditTables
+}
+
+/**
+ * Audit rows matching the filters, one page, in seq order (break-glass rows first
+ * when `breakGlassFirst`). For HIPAA access reports: who opened a patient, what a
+ * user did, every break-glass access and its reason.
+ */
+export async function auditReport(
+  db: Knex,
+  filters: AuditReportFilters = {},
+): Promise<AuditEntry[]> {
+  const f = requireObject(filters, 'filters')
+  const names = checkTables(f['tables'] as AuditTables | undefined)
+  const actions =
+    f['action'] === undefined
+      ? undefined
+      : Array.isArray(f['action'])
+        ? (f['action'] as unknown[]).map((a) => checkAction(a, 'action'))
+        : [checkAction(f['action'], 'action')]
+  if (actions?.length === 0)
+    throw new ValidationError('action', 'must not be an empty list')
+  const after = f['after'] === undefined ? undefined : requireObject(f['after'], 'after')
+  const breakGlassFirst = f['breakGlassFirst'] === true
+  const actorUserId = checkOptionalId(f['actorUserId'], 'actorUserId')
+  const patientId = checkOptionalId(f['patientId'], 'patientId')
+  const targetUserId = checkOptionalId(f['targetUserId'], 'targetUserId')
+  const from = checkDate(f['from'], 'from')
+  const to = checkDate(f['to'], 'to')
+  const rows = await findAuditRows(db, names, {
+    ...(actorUserId ? { actorUserId } : {}),
+    ...(patientId ? { patientId } : {}),
+    ...(targetUserId ? { targetUserId } : {}),
+    ...(actions ? { actions } : {}),
+    ...(f['outcome'] === undefined
+      ? {}
+      : { outcome: checkOutcome(f['outcome'], 'outcome') }),
+    ...(from ? { from } : {}),
+    ...(to ? { to } : {}),
+    breakGlassFirst,
+    ...(after
+      ? {
+          after: {
+            seq: checkSeq(after['seq'], 'after.seq'),
+            breakGlass:
+              typeof after['action'] === 'string' &&
+              after['action'].startsWith(BREAK_GLASS_ACTION_PREFIX),
+          },
+        }
+      : {}),
+    limit: checkPageSize(f['limit'], 'limit'),
+  })
+  return rows.map(toEntry)
+}
+
+function toEntry(row: AuditLogRow): AuditEntry {
+  return {
+    seq: BigInt(row.seq),
+    occurredAt: row.occurred_at,
+    actorUserId: row.actor_user_id,
+    action: row.action as AuditAction,
+    patientId: row.patient_id,
+    targetUserId: row.target_user_id,
+    outcome: row.outcome,
+    reason: row.reason,
+    detail: row.detail,
+  }
+}
