@@ -22,6 +22,19 @@ export type {
   UserSummary,
 } from './services/domain.js'
 export {
+  auditReport,
+  AUDIT_ACTIONS,
+  type AuditAction,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditReportFilters,
+} from './services/audit.service.js'
+export {
+  verifyAuditChain,
+  type AuditVerifyOptions,
+  type AuditVerifyResult,
+} from './services/audit-verify.js'
+export {
   createDb,
   dbConfigFromEnv,
   isDbConfigured,

@@ -4,6 +4,7 @@ import * as api from '../src/index.js'
 describe('public API (src/index.ts)', () => {
   it('exports exactly these runtime names', () => {
     expect(Object.keys(api).sort()).to.deep.equal([
+      'AUDIT_ACTIONS',
       'AccessDeniedError',
       'AuthenticationError',
       'ConfigurationError',
@@ -14,11 +15,13 @@ describe('public API (src/index.ts)', () => {
       'NotFoundError',
       'ValidationError',
       'VaultError',
+      'auditReport',
       'createDb',
       'createVault',
       'dbConfigFromEnv',
       'generateRecoveryKeyPair',
       'isDbConfigured',
+      'verifyAuditChain',
     ])
   })
 

@@ -31,6 +31,7 @@ import { asIntegrityError } from './crypto-errors.js'
 import { checkRecoveryKey, recoveryOpener } from './key-openers.js'
 import type { RecoveryAuthority } from './recovery.service.js'
 import type { Session } from './session.js'
+import { auditedTransaction } from './audited.js'
 import { inTransaction } from './transaction.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
@@ -229,12 +230,20 @@ export async function breakGlass(
       `must be an integer from 1000 to ${MAX_BREAK_GLASS_MS}`,
     )
   }
-  if (!session.roles.includes('emergency')) {
-    throw new AccessDeniedError('break-glass needs the emergency role')
-  }
   const privateKey = session.privateKey()
   const expiresAt = new Date(ctx.now() + durationMs)
-  await inTransaction(ctx.db, async (trx) => {
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'break_glass.open',
+    patientId: pid,
+    reason,
+    detail: `until ${expiresAt.toISOString()}`,
+  } as const
+  await auditedTransaction(ctx, act, async (trx) => {
+    // Inside the audited transaction, so that a refused attempt is recorded too.
+    if (!session.roles.includes('emergency')) {
+      throw new AccessDeniedError('break-glass needs the emergency role')
+    }
     const version = await lockPatientKeyVersion(trx, pid)
     if (version === undefined) throw new NotFoundError('patient', patientId)
     if (await findCurrentGrant(trx, pid, session.userIdBytes)) {

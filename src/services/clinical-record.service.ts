@@ -12,7 +12,7 @@ import {
   updateRecord as updateRecordRow,
 } from '../repositories/clinical-record.repository.js'
 import { decodeFields, encodeFields, RECORD_FIELDS } from './chart-fields.js'
-import { inTransaction } from './transaction.js'
+import { auditedTransaction } from './audited.js'
 import type { ClinicalRecord, NewClinicalRecord } from './domain.js'
 import { requireObject } from './field-values.js'
 import { patientFieldKeys } from './patient-access.js'
@@ -53,7 +53,13 @@ export async function addRecord(
   const kind = checkKind(input['kind'])
   const values = encodeFields(RECORD_FIELDS, input, false, ['kind'])
   const id = newRowId()
-  await inTransaction(ctx.db, async (trx) => {
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'record.create',
+    patientId: pid,
+    detail: `record ${rowIdToString(id)}`,
+  } as const
+  await auditedTransaction(ctx, act, async (trx) => {
     // FOR SHARE holds off a rotation until this record is written under the current key.
     const keys = await patientFieldKeys(trx, session, pid, true)
     await insertRecord(
@@ -72,10 +78,20 @@ export async function listRecords(
   patientId: string,
 ): Promise<ClinicalRecord[]> {
   const pid = rowIdFromString(patientId, 'patientId')
-  const rows = await inTransaction(ctx.db, async (trx) => {
-    const keys = await patientFieldKeys(trx, session, pid)
-    return readRecords(trx, pid, keys)
-  })
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'record.list',
+    patientId: pid,
+  } as const
+  const rows = await auditedTransaction(
+    ctx,
+    act,
+    async (trx) => {
+      const keys = await patientFieldKeys(trx, session, pid)
+      return readRecords(trx, pid, keys)
+    },
+    (rows) => ({ detail: `${rows.length} records` }),
+  )
   return rows.map(toDomain)
 }
 
@@ -87,7 +103,13 @@ export async function readRecord(
 ): Promise<ClinicalRecord> {
   const pid = rowIdFromString(patientId, 'patientId')
   const rid = rowIdFromString(recordId, 'recordId')
-  const [row] = await inTransaction(ctx.db, async (trx) => {
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'record.read',
+    patientId: pid,
+    detail: `record ${recordId}`,
+  } as const
+  const [row] = await auditedTransaction(ctx, act, async (trx) => {
     const keys = await patientFieldKeys(trx, session, pid)
     return readRecords(trx, pid, keys, rid)
   })
@@ -107,7 +129,13 @@ export async function updateRecord(
   const input = requireObject(changes, 'changes')
   const kind = input['kind'] === undefined ? undefined : checkKind(input['kind'])
   const values = encodeFields(RECORD_FIELDS, input, true, ['kind'])
-  await inTransaction(ctx.db, async (trx) => {
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'record.update',
+    patientId: pid,
+    detail: `record ${recordId}`,
+  } as const
+  await auditedTransaction(ctx, act, async (trx) => {
     const keys = await patientFieldKeys(trx, session, pid, true)
     const updated = await updateRecordRow(
       trx,
@@ -129,7 +157,13 @@ export async function deleteRecord(
 ): Promise<void> {
   const pid = rowIdFromString(patientId, 'patientId')
   const rid = rowIdFromString(recordId, 'recordId')
-  await inTransaction(ctx.db, async (trx) => {
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'record.delete',
+    patientId: pid,
+    detail: `record ${recordId}`,
+  } as const
+  await auditedTransaction(ctx, act, async (trx) => {
     await patientFieldKeys(trx, session, pid, true)
     if (!(await deleteRecordRow(trx, pid, rid)))
       throw new NotFoundError('clinical record', recordId)

@@ -10,7 +10,7 @@ import {
 } from '../repositories/patient-key.repository.js'
 import { findUserById } from '../repositories/user.repository.js'
 import type { AccessEntry } from './domain.js'
-import { inTransaction } from './transaction.js'
+import { auditedTransaction } from './audited.js'
 import { openGrant, requireGrant } from './patient-access.js'
 import type { Session } from './session.js'
 import type { VaultContext } from './vault-context.js'
@@ -28,34 +28,45 @@ export async function grantPatient(
 ): Promise<{ created: boolean }> {
   const pid = rowIdFromString(patientId, 'patientId')
   const gid = rowIdFromString(granteeUserId, 'granteeUserId')
-  return inTransaction(ctx.db, async (trx) => {
-    // FOR SHARE: a concurrent rotation waits, so the grant is for the current version.
-    const own = await requireGrant(trx, session, pid, true)
-    const grantee = await findUserById(trx, gid)
-    if (!grantee) throw new NotFoundError('user', granteeUserId)
-    if (grantee.disabled_at !== null) {
-      throw new ValidationError('granteeUserId', 'names a disabled user')
-    }
-    if (await findCurrentGrant(trx, pid, gid)) return { created: false }
-    const patientKey = await openGrant(session, own)
-    try {
-      const sealed = await sealPatientKey(patientKey, grantee.public_key, {
-        patientId,
-        keyVersion: own.key_version,
-        recipientId: granteeUserId,
-      })
-      await insertGrant(trx, {
-        patient_id: pid,
-        key_version: own.key_version,
-        user_id: gid,
-        sealed_key: sealed,
-        granted_by: session.userIdBytes,
-      })
-    } finally {
-      wipe(patientKey)
-    }
-    return { created: true }
-  })
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'grant',
+    patientId: pid,
+    targetUserId: gid,
+  } as const
+  return auditedTransaction(
+    ctx,
+    act,
+    async (trx) => {
+      // FOR SHARE: a concurrent rotation waits, so the grant is for the current version.
+      const own = await requireGrant(trx, session, pid, true)
+      const grantee = await findUserById(trx, gid)
+      if (!grantee) throw new NotFoundError('user', granteeUserId)
+      if (grantee.disabled_at !== null) {
+        throw new ValidationError('granteeUserId', 'names a disabled user')
+      }
+      if (await findCurrentGrant(trx, pid, gid)) return { created: false }
+      const patientKey = await openGrant(session, own)
+      try {
+        const sealed = await sealPatientKey(patientKey, grantee.public_key, {
+          patientId,
+          keyVersion: own.key_version,
+          recipientId: granteeUserId,
+        })
+        await insertGrant(trx, {
+          patient_id: pid,
+          key_version: own.key_version,
+          user_id: gid,
+          sealed_key: sealed,
+          granted_by: session.userIdBytes,
+        })
+      } finally {
+        wipe(patientKey)
+      }
+      return { created: true }
+    },
+    (r) => (r.created ? {} : { detail: 'already granted' }),
+  )
 }
 
 export async function listAccess(
@@ -64,7 +75,12 @@ export async function listAccess(
   patientId: string,
 ): Promise<AccessEntry[]> {
   const pid = rowIdFromString(patientId, 'patientId')
-  const rows = await inTransaction(ctx.db, async (trx) => {
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'access.list',
+    patientId: pid,
+  } as const
+  const rows = await auditedTransaction(ctx, act, async (trx) => {
     await requireGrant(trx, session, pid)
     return listGrantees(trx, pid)
   })

@@ -15,7 +15,7 @@ import {
 } from '../repositories/patient-key.repository.js'
 import { sealToEmergencyKey } from './break-glass.service.js'
 import { DEMOGRAPHIC_FIELDS, decodeFields, encodeFields } from './chart-fields.js'
-import { inTransaction } from './transaction.js'
+import { auditedTransaction } from './audited.js'
 import type { Demographics, Patient } from './domain.js'
 import { requireObject } from './field-values.js'
 import { fieldKeysFor, patientFieldKeys } from './patient-access.js'
@@ -57,7 +57,12 @@ export async function createPatient(
         recipientId: recoveryRecipientId(ctx.recoveryFingerprint),
       }),
     ])
-    await inTransaction(ctx.db, async (trx) => {
+    const act = {
+      actorUserId: session.userIdBytes,
+      action: 'patient.create',
+      patientId: id,
+    } as const
+    await auditedTransaction(ctx, act, async (trx) => {
       await insertPatient(
         trx,
         { id, keyVersion: FIRST_KEY_VERSION, createdBy: session.userIdBytes },
@@ -93,7 +98,12 @@ export async function readPatient(
   patientId: string,
 ): Promise<Patient> {
   const id = rowIdFromString(patientId, 'patientId')
-  const row = await inTransaction(ctx.db, async (trx) => {
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'patient.read',
+    patientId: id,
+  } as const
+  const row = await auditedTransaction(ctx, act, async (trx) => {
     const keys = await patientFieldKeys(trx, session, id)
     return readPatientRow(trx, id, keys)
   })
@@ -120,7 +130,12 @@ export async function updatePatient(
 ): Promise<void> {
   const id = rowIdFromString(patientId, 'patientId')
   const values = encodeFields(DEMOGRAPHIC_FIELDS, requireObject(changes, 'changes'), true)
-  await inTransaction(ctx.db, async (trx) => {
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'patient.update',
+    patientId: id,
+  } as const
+  await auditedTransaction(ctx, act, async (trx) => {
     const keys = await patientFieldKeys(trx, session, id, true)
     if (!(await updatePatientRow(trx, id, values, keys))) {
       throw new NotFoundError('patient', patientId)

@@ -17,7 +17,7 @@ import {
 } from '../repositories/user.repository.js'
 import { recoveryOpener } from './key-openers.js'
 import type { Session } from './session.js'
-import { inTransaction } from './transaction.js'
+import { auditedTransaction } from './audited.js'
 import { checkPassword, credentialsFor } from './user.service.js'
 import type { VaultContext } from './vault-context.js'
 
@@ -55,24 +55,34 @@ export async function recoverUser(
   const { publicKey, privateKey } = generateUserKeyPair()
   try {
     const credentials = await credentialsFor(password, privateKey, userId, ctx.kdfPolicy)
-    return await inTransaction(ctx.db, async (trx) => {
-      const grants = await listCurrentGrantsOfUser(trx, user.id)
-      for (const grant of grants) {
-        const patientKey = await open(trx, grant.patient_id, grant.key_version)
-        try {
-          const sealed = await sealPatientKey(patientKey, publicKey, {
-            patientId: rowIdToString(grant.patient_id),
-            keyVersion: grant.key_version,
-            recipientId: userId,
-          })
-          await replaceGrantSeal(trx, grant, sealed, authority.admin.userIdBytes)
-        } finally {
-          wipe(patientKey)
+    const act = {
+      actorUserId: authority.admin.userIdBytes,
+      action: 'recovery.regrant',
+      targetUserId: user.id,
+    } as const
+    return await auditedTransaction(
+      ctx,
+      act,
+      async (trx) => {
+        const grants = await listCurrentGrantsOfUser(trx, user.id)
+        for (const grant of grants) {
+          const patientKey = await open(trx, grant.patient_id, grant.key_version)
+          try {
+            const sealed = await sealPatientKey(patientKey, publicKey, {
+              patientId: rowIdToString(grant.patient_id),
+              keyVersion: grant.key_version,
+              recipientId: userId,
+            })
+            await replaceGrantSeal(trx, grant, sealed, authority.admin.userIdBytes)
+          } finally {
+            wipe(patientKey)
+          }
         }
-      }
-      await replaceUserKeyPair(trx, user.id, publicKey, credentials)
-      return { patients: grants.length }
-    })
+        await replaceUserKeyPair(trx, user.id, publicKey, credentials)
+        return { patients: grants.length }
+      },
+      (r) => ({ detail: `patients=${r.patients}` }),
+    )
   } finally {
     wipe(privateKey)
   }
@@ -92,7 +102,13 @@ export async function restorePatientAccess(
   const open = recoveryOpener(ctx, authority.recoveryPrivateKey)
   const pid = rowIdFromString(patientId, 'patientId')
   const uid = rowIdFromString(userId, 'userId')
-  return inTransaction(ctx.db, async (trx) => {
+  const act = {
+    actorUserId: authority.admin.userIdBytes,
+    action: 'recovery.restore',
+    patientId: pid,
+    targetUserId: uid,
+  } as const
+  return auditedTransaction(ctx, act, async (trx) => {
     const version = await lockPatientKeyVersion(trx, pid)
     if (version === undefined) throw new NotFoundError('patient', patientId)
     const user = await findUserById(trx, uid)

@@ -34,6 +34,7 @@ import {
 } from '../repositories/rotation-run.repository.js'
 import { fieldKeysFor } from './patient-access.js'
 import type { Session } from './session.js'
+import { auditedTransaction } from './audited.js'
 import { inTransaction } from './transaction.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
@@ -140,8 +141,16 @@ export async function rotatePatientKey(
   patientId: string,
 ): Promise<RotationResult> {
   const pid = rowIdFromString(patientId, 'patientId')
-  return inTransaction(ctx.db, (trx) =>
-    rotateWithin(trx, ctx, pid, grantOpener(session), session.userIdBytes),
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'rotate',
+    patientId: pid,
+  } as const
+  return auditedTransaction(
+    ctx,
+    act,
+    (trx) => rotateWithin(trx, ctx, pid, grantOpener(session), session.userIdBytes),
+    (r) => ({ detail: `v${r.fromVersion}->v${r.toVersion}` }),
   )
 }
 
@@ -158,23 +167,34 @@ export async function revokeAccess(
 ): Promise<RotationResult> {
   const pid = rowIdFromString(patientId, 'patientId')
   const uid = rowIdFromString(userId, 'userId')
-  return inTransaction(ctx.db, async (trx) => {
-    const current = await lockPatientKeyVersion(trx, pid)
-    if (current === undefined) throw new NotFoundError('patient', patientId)
-    // Our own grant first: it is the access check, and it must be opened before
-    // it could be the one deleted (a user may revoke themselves).
-    const ownKey = await grantOpener(session)(trx, pid, current)
-    try {
-      if (!(await findCurrentGrant(trx, pid, uid))) {
-        throw new NotFoundError('grant', `${patientId}/${userId}`)
+  const act = {
+    actorUserId: session.userIdBytes,
+    action: 'revoke',
+    patientId: pid,
+    targetUserId: uid,
+  } as const
+  return auditedTransaction(
+    ctx,
+    act,
+    async (trx) => {
+      const current = await lockPatientKeyVersion(trx, pid)
+      if (current === undefined) throw new NotFoundError('patient', patientId)
+      // Our own grant first: it is the access check, and it must be opened before
+      // it could be the one deleted (a user may revoke themselves).
+      const ownKey = await grantOpener(session)(trx, pid, current)
+      try {
+        if (!(await findCurrentGrant(trx, pid, uid))) {
+          throw new NotFoundError('grant', `${patientId}/${userId}`)
+        }
+        await deleteUserGrants(trx, pid, uid)
+        const keep: PatientKeyOpener = async () => Buffer.from(ownKey)
+        return await rotateWithin(trx, ctx, pid, keep, session.userIdBytes)
+      } finally {
+        wipe(ownKey)
       }
-      await deleteUserGrants(trx, pid, uid)
-      const keep: PatientKeyOpener = async () => Buffer.from(ownKey)
-      return await rotateWithin(trx, ctx, pid, keep, session.userIdBytes)
-    } finally {
-      wipe(ownKey)
-    }
-  })
+    },
+    (r) => ({ detail: `v${r.fromVersion}->v${r.toVersion}` }),
+  )
 }
 
 export interface RotateAllResult {
@@ -225,10 +245,29 @@ export async function rotateAll(
       if (options.signal?.aborted) return { rotated, resumed, finished: false, failed }
       after = patientId
       try {
-        await inTransaction(ctx.db, async (trx) => {
-          await rotateWithin(trx, ctx, patientId, opener, admin.userIdBytes)
-          await countRotated(trx, run.id)
-        })
+        const act = {
+          actorUserId: admin.userIdBytes,
+          action: 'rotate',
+          patientId,
+        } as const
+        await auditedTransaction(
+          ctx,
+          act,
+          async (trx) => {
+            const result = await rotateWithin(
+              trx,
+              ctx,
+              patientId,
+              opener,
+              admin.userIdBytes,
+            )
+            await countRotated(trx, run.id)
+            return result
+          },
+          (r) => ({
+            detail: `rotate-all run ${run.id}: v${r.fromVersion}->v${r.toVersion}`,
+          }),
+        )
         rotated++
       } catch (err) {
         // A patient that cannot be rotated (a tampered value, a missing seal) is

@@ -26,6 +26,8 @@ import {
   setUserDisabled,
 } from '../repositories/user.repository.js'
 import { asIntegrityError, asValidationError } from './crypto-errors.js'
+import { appendAudit } from './audit.service.js'
+import { auditedTransaction } from './audited.js'
 import { inTransaction } from './transaction.js'
 import { ROLES, type NewUser, type Role, type UserSummary } from './domain.js'
 import { requireObject } from './field-values.js'
@@ -134,7 +136,11 @@ export async function registerUser(
       public_key: publicKey,
       ...credentials,
     }
-    await insertUser(ctx.db, row)
+    await auditedTransaction(
+      ctx,
+      { actorUserId: null, action: 'user.register', targetUserId: id },
+      (trx) => insertUser(trx, row),
+    )
     return summary({ ...row, disabled_at: null } as UserRow)
   } catch (err) {
     if (err instanceof DatabaseError && err.driverCode === 'ER_DUP_ENTRY') {
@@ -155,6 +161,22 @@ function dummyVerifier(cost: number): Promise<string> {
     dummyVerifiers.set(cost, hash)
   }
   return hash
+}
+
+/** A refused login of a known user, in its own transaction (the caller's act failed). */
+async function recordRefusedLogin(
+  ctx: VaultContext,
+  userId: Buffer,
+  detail: string,
+): Promise<void> {
+  await inTransaction(ctx.db, (trx) =>
+    appendAudit(trx, ctx.auditKey, {
+      actorUserId: userId,
+      action: 'user.login',
+      outcome: 'denied',
+      detail,
+    }),
+  )
 }
 
 /**
@@ -181,7 +203,10 @@ async function unlock(
     deriveKek(pw, row.kdf_salt, storedScrypt(row)),
   ])
   try {
-    if (!verified || row.disabled_at !== null) throw new AuthenticationError()
+    if (!verified || row.disabled_at !== null) {
+      await recordRefusedLogin(ctx, row.id, verified ? 'disabled' : 'wrong password')
+      throw new AuthenticationError()
+    }
     let privateKey: Buffer
     try {
       privateKey = unwrapPrivateKey(row.wrapped_private_key, kek, rowIdToString(row.id))
@@ -207,26 +232,18 @@ async function unlock(
  * the current policy, re-derive and re-wrap with the current ones (same private
  * key, new salt). Skipped without error if a concurrent change won.
  */
-async function upgradeKdfIfBelowPolicy(
+async function upgradedCredentials(
   ctx: VaultContext,
   row: UserRow,
   password: string,
   privateKey: Buffer,
-): Promise<boolean> {
+): Promise<UserCredentialColumns | undefined> {
   const stored = {
     scrypt: storedScrypt(row),
     bcryptCost: bcryptCostOf(row.password_verifier),
   }
-  if (!isBelowPolicy(stored, ctx.kdfPolicy)) return false
-  const credentials = await credentialsFor(
-    password,
-    privateKey,
-    rowIdToString(row.id),
-    ctx.kdfPolicy,
-  )
-  return inTransaction(ctx.db, (trx) =>
-    replaceUserCredentials(trx, row.id, row.wrapped_private_key, credentials),
-  )
+  if (!isBelowPolicy(stored, ctx.kdfPolicy)) return undefined
+  return credentialsFor(password, privateKey, rowIdToString(row.id), ctx.kdfPolicy)
 }
 
 /** Logs in: a session holding the user's private key. */
@@ -236,7 +253,30 @@ export async function login(
   password: string,
 ): Promise<Session> {
   const { row, privateKey } = await unlock(ctx, username, password)
-  await upgradeKdfIfBelowPolicy(ctx, row, password, privateKey)
+  try {
+    const upgrade = await upgradedCredentials(ctx, row, password, privateKey)
+    await auditedTransaction(
+      ctx,
+      { actorUserId: row.id, action: 'user.login' },
+      async (trx) => {
+        if (
+          upgrade &&
+          (await replaceUserCredentials(trx, row.id, row.wrapped_private_key, upgrade))
+        ) {
+          const { kdf_log_n, kdf_r, kdf_p } = upgrade
+          await appendAudit(trx, ctx.auditKey, {
+            actorUserId: row.id,
+            action: 'kdf.upgrade',
+            outcome: 'success',
+            detail: `scrypt N=2^${kdf_log_n} r=${kdf_r} p=${kdf_p}; bcrypt cost ${ctx.kdfPolicy.bcryptCost}`,
+          })
+        }
+      },
+    )
+  } catch (err) {
+    wipe(privateKey)
+    throw err
+  }
   const user = summary(row)
   return new Session(
     ctx,
@@ -271,11 +311,22 @@ export async function changePassword(
       rowIdToString(row.id),
       ctx.kdfPolicy,
     )
-    const replaced = await inTransaction(ctx.db, (trx) =>
-      replaceUserCredentials(trx, row.id, row.wrapped_private_key, credentials),
+    await auditedTransaction(
+      ctx,
+      { actorUserId: row.id, action: 'password.change' },
+      async (trx) => {
+        if (
+          !(await replaceUserCredentials(
+            trx,
+            row.id,
+            row.wrapped_private_key,
+            credentials,
+          ))
+        ) {
+          throw new AuthenticationError('password was changed concurrently; try again')
+        }
+      },
     )
-    if (!replaced)
-      throw new AuthenticationError('password was changed concurrently; try again')
   } finally {
     wipe(privateKey)
   }
@@ -300,6 +351,13 @@ export async function setDisabled(
   disabled: boolean,
 ): Promise<void> {
   const id = rowIdFromString(userId, 'userId')
-  if (!(await setUserDisabled(ctx.db, id, disabled)))
-    throw new NotFoundError('user', userId)
+  const act = {
+    actorUserId: null,
+    action: disabled ? 'user.disable' : 'user.enable',
+    targetUserId: id,
+  } as const
+  await auditedTransaction(ctx, act, async (trx) => {
+    if (!(await setUserDisabled(trx, id, disabled)))
+      throw new NotFoundError('user', userId)
+  })
 }

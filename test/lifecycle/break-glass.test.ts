@@ -38,6 +38,11 @@ describe('break-glass', () => {
       fullName: 'Before Setup',
       dateOfBirth: '1950-01-01',
     })
+    // If another suite already set up emergency access, the patient was sealed at
+    // creation: remove that seal so the set-up below must backfill it.
+    await testDb()('patient_key_emergency_seals')
+      .where('patient_id', rowIdFromString(early, 'p'))
+      .delete()
     const authority = { admin, recoveryPrivateKey: recovery.privateKey }
     const setup = await vault.setUpEmergencyAccess(authority)
     expect(setup.sealed).to.be.greaterThanOrEqual(1)

@@ -1,0 +1,47 @@
+import type { Knex } from 'knex'
+import { AccessDeniedError, IntegrityError } from '../errors/index.js'
+import { appendAudit, type AuditEvent } from './audit.service.js'
+import { inTransaction } from './transaction.js'
+import type { VaultContext } from './vault-context.js'
+
+/** What an act is, before its outcome is known. */
+export type AuditedAct = Omit<AuditEvent, 'outcome'>
+
+/**
+ * Runs `work` in one transaction and appends its audit row LAST in the same
+ * transaction (DESIGN.md §5: the act and its record commit together).
+ * `describe` may add facts known only at the end (e.g. `v1->v2`).
+ * A refused act (AccessDeniedError) or an integrity failure is recorded in a
+ * transaction of its own, since the act's transaction rolls back; if even that
+ * fails, the original error is what the caller sees.
+ */
+export async function auditedTransaction<T>(
+  ctx: VaultContext,
+  act: AuditedAct,
+  work: (trx: Knex.Transaction) => Promise<T>,
+  describe?: (result: T) => Partial<AuditedAct>,
+): Promise<T> {
+  try {
+    return await inTransaction(ctx.db, async (trx) => {
+      const result = await work(trx)
+      await appendAudit(trx, ctx.auditKey, {
+        ...act,
+        ...describe?.(result),
+        outcome: 'success',
+      })
+      return result
+    })
+  } catch (err) {
+    if (err instanceof AccessDeniedError || err instanceof IntegrityError) {
+      const outcome = err instanceof AccessDeniedError ? 'denied' : 'failure'
+      await inTransaction(ctx.db, (trx) =>
+        appendAudit(trx, ctx.auditKey, {
+          ...act,
+          outcome,
+          detail: err.code.toLowerCase(),
+        }),
+      ).catch(() => undefined)
+    }
+    throw err
+  }
+}

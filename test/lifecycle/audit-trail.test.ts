@@ -1,0 +1,99 @@
+import { expect } from '../support/chai.js'
+import { rowIdFromString } from '../../src/db/row-id.js'
+import { AccessDeniedError, AuthenticationError } from '../../src/errors/index.js'
+import { auditReport } from '../../src/services/audit.service.js'
+import { verifyAuditChain } from '../../src/services/audit-verify.js'
+import { testDb } from '../support/test-env.js'
+import {
+  DEMO_DEMOGRAPHICS,
+  registerTestUser,
+  TEST_AUDIT_KEY,
+  testVault,
+} from '../support/vault-fixture.js'
+
+describe('audit trail of the services (who, what, which patient, outcome)', () => {
+  it('records every act in order, refusals included, with no PHI, and the chain verifies', async () => {
+    const { vault, recovery } = testVault()
+    const a = await registerTestUser(vault, 'at-alice')
+    const b = await registerTestUser(vault, 'at-bob')
+    const c = await registerTestUser(vault, 'at-carol')
+    const e = await registerTestUser(vault, 'at-erin', ['clinician', 'emergency'])
+    const ad = await registerTestUser(vault, 'at-admin', ['admin'])
+    const alice = await vault.login(a.username, a.password)
+    const bob = await vault.login(b.username, b.password)
+    const carol = await vault.login(c.username, c.password)
+    const erin = await vault.login(e.username, e.password)
+    const admin = await vault.login(ad.username, ad.password)
+    try {
+      const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+      await alice.addRecord(patientId, {
+        kind: 'note',
+        occurredOn: '2026-04-01',
+        title: 'Seen in clinic',
+        body: 'Secret note text',
+      })
+      await alice.grant(patientId, bob.userId)
+      await bob.listRecords(patientId)
+      await expect(carol.readPatient(patientId)).to.be.rejectedWith(AccessDeniedError)
+      await alice.revoke(patientId, bob.userId)
+      await vault.setUpEmergencyAccess({ admin, recoveryPrivateKey: recovery.privateKey })
+      await vault.grantEmergencyKey(
+        { admin, recoveryPrivateKey: recovery.privateKey },
+        erin.userId,
+      )
+      await erin.breakGlass(patientId, 'Collapsed at reception, needs allergy history')
+
+      const entries = await auditReport(testDb(), {
+        patientId: rowIdFromString(patientId, 'p'),
+      })
+      const lines = entries.map(
+        (x) => `${x.action}:${x.outcome}:${x.actorUserId?.toString('hex')}`,
+      )
+      const hex = (id: string) => rowIdFromString(id, 'id').toString('hex')
+      expect(lines).to.deep.equal([
+        `patient.create:success:${hex(alice.userId)}`,
+        `record.create:success:${hex(alice.userId)}`,
+        `grant:success:${hex(alice.userId)}`,
+        `record.list:success:${hex(bob.userId)}`,
+        `patient.read:denied:${hex(carol.userId)}`,
+        `revoke:success:${hex(alice.userId)}`,
+        `break_glass.open:success:${hex(erin.userId)}`,
+      ])
+      expect(entries[2]!.targetUserId?.toString('hex')).to.equal(hex(bob.userId))
+      expect(entries[5]!.detail).to.equal('v1->v2')
+      expect(entries[6]!.reason).to.equal('Collapsed at reception, needs allergy history')
+
+      const glass = await auditReport(testDb(), { breakGlassFirst: true, limit: 5 })
+      expect(glass[0]!.action).to.equal('break_glass.open')
+
+      // A refused login of a known user is recorded; a good one too.
+      await expect(vault.login(a.username, 'not the password')).to.be.rejectedWith(
+        AuthenticationError,
+      )
+      const logins = await auditReport(testDb(), {
+        actorUserId: rowIdFromString(alice.userId, 'u'),
+        action: 'user.login',
+      })
+      expect(logins.map((x) => x.outcome)).to.deep.equal(['success', 'denied'])
+
+      // No PHI in the log: none of the demographics or the note.
+      const raw = JSON.stringify(
+        await testDb()('audit_log').select('reason', 'detail', 'action'),
+      )
+      for (const value of [
+        ...Object.values(DEMO_DEMOGRAPHICS),
+        'Seen in clinic',
+        'Secret note text',
+      ]) {
+        expect(raw.includes(value), value).to.equal(false)
+      }
+      const verified = await verifyAuditChain(testDb(), TEST_AUDIT_KEY)
+      expect(
+        verified.ok,
+        JSON.stringify(verified, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
+      ).to.equal(true)
+    } finally {
+      for (const s of [alice, bob, carol, erin, admin]) s.close()
+    }
+  })
+})
