@@ -25,6 +25,26 @@ interface DriverConnection {
   promise(): PromiseConnection
 }
 
+/** What a statement observer is told: never SQL values, only the operation's name. */
+export interface StatementEvent {
+  readonly operation: string
+  /** Destroys the connection the statement is about to run on (fault injection). */
+  readonly destroyConnection: () => void
+}
+
+let statementObserver: ((event: StatementEvent) => void | Promise<void>) | undefined
+
+/**
+ * Fault-injection seam for tests: `observer` runs before every statement of this
+ * path. The crash tests destroy the connection at each statement boundary in turn
+ * and check that nothing is lost. Unset (the default) it costs one comparison.
+ */
+export function observeStatements(
+  observer: ((event: StatementEvent) => void | Promise<void>) | undefined,
+): void {
+  statementObserver = observer
+}
+
 /** Compiles with knex; the result keeps `?` placeholders and separate bindings. */
 export function compile(statement: Compilable): CompiledStatement {
   if ('toSQL' in statement && typeof statement.toSQL === 'function') {
@@ -61,6 +81,12 @@ async function execute(
     throw sanitise(err, operation)
   }
   try {
+    if (statementObserver) {
+      await statementObserver({
+        operation,
+        destroyConnection: () => (connection as unknown as { destroy(): void }).destroy(),
+      })
+    }
     const [result] = await connection.promise().execute(sql, [...bindings])
     return result
   } catch (err) {
