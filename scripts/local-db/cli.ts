@@ -43,6 +43,8 @@ function envLines(server: LocalServer): string {
     `EMR_VAULT_DB_PORT=${server.port}`,
     `EMR_VAULT_DB_USER=${server.user}`,
     `EMR_VAULT_DB_PASSWORD=${server.password}`,
+    // The database the demo, the knex CLI and emr-vault use on the local server.
+    `EMR_VAULT_DB_NAME=emr_vault`,
   ].join('\n')
 }
 

@@ -44,6 +44,16 @@ export function knexConfig(config: DbConfig): Knex.Config {
       },
     },
     compileSqlOnError: false,
+    // knex logs a failed connection attempt with its stack ("Acquire connection
+    // error") before it rejects the query with the same error; the caller gets
+    // that error, so the log line is dropped. Other warnings keep their first line.
+    log: {
+      warn: (message: unknown) => {
+        const line = String(message).split('\n')[0] ?? ''
+        if (!line.startsWith('Acquire connection error'))
+          process.emitWarning(line, 'KnexWarning')
+      },
+    },
     migrations: {
       tableName: 'knex_migrations',
       directory: fileURLToPath(new URL('../../migrations', import.meta.url)),

@@ -4,6 +4,9 @@ import { VaultError } from './vault-error.js'
 const RETRYABLE_ERRNOS = new Set([
   1205, // ER_LOCK_WAIT_TIMEOUT
   1213, // ER_LOCK_DEADLOCK
+  // MariaDB 11.8 (innodb_snapshot_isolation=ON by default): a row read in the
+  // transaction's snapshot was changed by another commit before being locked.
+  1020, // ER_CHECKREAD
 ])
 
 export interface DatabaseErrorInfo {
@@ -41,7 +44,7 @@ export class DatabaseError extends VaultError implements DatabaseErrorInfo {
     this.constraint = info.constraint
   }
 
-  /** Deadlock or lock-wait timeout: the transaction was rolled back and may be retried. */
+  /** Deadlock, lock-wait timeout or snapshot conflict: retry the whole transaction. */
   get retryable(): boolean {
     return this.errno !== undefined && RETRYABLE_ERRNOS.has(this.errno)
   }

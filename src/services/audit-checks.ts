@@ -36,6 +36,8 @@ export const AUDIT_ACTIONS = [
   'recovery.regrant',
   'recovery.restore',
   'break_glass.open',
+  'emergency.setup',
+  'emergency.grant',
   'break_glass.expire',
   'audit.verify',
   'audit.report',

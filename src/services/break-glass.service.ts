@@ -114,7 +114,11 @@ export async function setUpEmergencyAccess(
   if (!(await findEmergencyKey(ctx.db))) {
     const pair = generateUserKeyPair()
     try {
-      await inTransaction(ctx.db, async (trx) => {
+      const act = {
+        actorUserId: authority.admin.userIdBytes,
+        action: 'emergency.setup',
+      } as const
+      await auditedTransaction(ctx, act, async (trx) => {
         if (await findEmergencyKey(trx)) return
         await insertEmergencyKey(trx, {
           public_key: pair.publicKey,
@@ -168,7 +172,12 @@ export async function grantEmergencyKey(
   requireAdmin(authority.admin)
   checkRecoveryKey(ctx, authority.recoveryPrivateKey)
   const uid = rowIdFromString(userId, 'userId')
-  await inTransaction(ctx.db, async (trx) => {
+  const act = {
+    actorUserId: authority.admin.userIdBytes,
+    action: 'emergency.grant',
+    targetUserId: uid,
+  } as const
+  await auditedTransaction(ctx, act, async (trx) => {
     const key = await findEmergencyKey(trx)
     if (!key)
       throw new ConfigurationError('no emergency key: set up emergency access first')

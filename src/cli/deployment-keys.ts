@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { generateUserKeyPair as generateRecoveryKeyPair } from '../crypto/keypair.js'
+import { ConfigurationError } from '../errors/index.js'
+
+function requireDevelopment(variable: string): void {
+  if (process.env['NODE_ENV'] === 'production') {
+    throw new ConfigurationError(
+      `${variable} is not set (base64 of 32 bytes; see .env.example)`,
+    )
+  }
+}
+
+/** Where the development recovery key pair lives: inside the clone, gitignored. */
+export const DEV_RECOVERY_FILE = fileURLToPath(
+  new URL('../../.emr-vault/dev-recovery-key.json', import.meta.url),
+)
+
+/**
+ * Deployment keys: the audit key and the recovery public key come from the
+ * environment (EMR_VAULT_AUDIT_KEY, EMR_VAULT_RECOVERY_PUBLIC_KEY, base64). For
+ * development, when they are not set, keys are made once and kept in
+ * .emr-vault/ (gitignored, mode 0600); production never falls back to them.
+ */
+
+/**
+ * The recovery public key for development tools (seeds, demo, CLI): from
+ * EMR_VAULT_RECOVERY_PUBLIC_KEY (base64) when set, else a development key pair
+ * made once and kept in .emr-vault/ with mode 0600. Production deployments create
+ * theirs offline and configure only the public key.
+ */
+export function devRecoveryPublicKey(): Buffer {
+  const configured = process.env['EMR_VAULT_RECOVERY_PUBLIC_KEY']
+  if (configured) return Buffer.from(configured, 'base64')
+  requireDevelopment('EMR_VAULT_RECOVERY_PUBLIC_KEY')
+  if (!existsSync(DEV_RECOVERY_FILE)) {
+    const pair = generateRecoveryKeyPair()
+    mkdirSync(dirname(DEV_RECOVERY_FILE), { recursive: true })
+    writeFileSync(
+      DEV_RECOVERY_FILE,
+      JSON.stringify({
+        publicKey: pair.publicKey.toString('base64'),
+        privateKey: pair.privateKey.toString('base64'),
+      }),
+      { mode: 0o600, flag: 'wx' },
+    )
+    chmodSync(DEV_RECOVERY_FILE, 0o600)
+  }
+  const stored = JSON.parse(readFileSync(DEV_RECOVERY_FILE, 'utf8')) as {
+    publicKey: string
+  }
+  return Buffer.from(stored.publicKey, 'base64')
+}
+
+/** Where the development audit key lives: beside the recovery key, gitignored. */
+const DEV_AUDIT_KEY_FILE = fileURLToPath(
+  new URL('../../.emr-vault/dev-audit-key', import.meta.url),
+)
+
+/**
+ * The audit key for development tools (seeds, demo): from EMR_VAULT_AUDIT_KEY
+ * (base64 of 32 bytes) when set, else a development key made once and kept in
+ * .emr-vault/ with mode 0600. It must stay the same for a database's whole life:
+ * the audit chain written with one key does not verify, or extend, with another.
+ * Production deployments keep theirs in a secret store, never in the database.
+ */
+export function devAuditKey(): Buffer {
+  const configured = process.env['EMR_VAULT_AUDIT_KEY']
+  if (configured) return Buffer.from(configured, 'base64')
+  requireDevelopment('EMR_VAULT_AUDIT_KEY')
+  if (!existsSync(DEV_AUDIT_KEY_FILE)) {
+    mkdirSync(dirname(DEV_AUDIT_KEY_FILE), { recursive: true })
+    writeFileSync(DEV_AUDIT_KEY_FILE, `${randomBytes(32).toString('base64')}\n`, {
+      mode: 0o600,
+      flag: 'wx',
+    })
+    chmodSync(DEV_AUDIT_KEY_FILE, 0o600)
+  }
+  return Buffer.from(readFileSync(DEV_AUDIT_KEY_FILE, 'utf8').trim(), 'base64')
+}
