@@ -18,7 +18,7 @@ export const TEST_AUDIT_KEY = randomBytes(32)
  * one per run like one per deployment, since every patient in the shared test
  * database is sealed to it (emergency set-up and rotate-all walk all of them).
  */
-const RUN_RECOVERY = generateUserKeyPair()
+export const RUN_RECOVERY = generateUserKeyPair()
 
 /**
  * A vault on the test database with cheap KDF parameters (TEST_KDF_POLICY; the

@@ -1,0 +1,184 @@
+import type { Knex } from 'knex'
+import { rowIdFromString, rowIdToString } from '../../db/row-id.js'
+import { UsageError } from '../command.js'
+import type { Command } from '../command.js'
+import { out, outStreamed, toJson } from '../io.js'
+import { Progress } from '../progress.js'
+import {
+  auditReport,
+  type AuditEntry,
+  type AuditReportFilters,
+} from '../../services/audit.service.js'
+import { verifyAuditChain } from '../../services/audit-verify.js'
+import { devAuditKey } from '../deployment-keys.js'
+import type { CliRuntime } from '../runtime.js'
+
+const FILTER_OPTIONS = {
+  user: { type: 'string' },
+  patient: { type: 'string' },
+  action: { type: 'string' },
+  from: { type: 'string' },
+  to: { type: 'string' },
+} as const
+
+function date(value: unknown, flag: string): Date | undefined {
+  if (value === undefined) return undefined
+  const d = new Date(String(value))
+  if (Number.isNaN(d.getTime()))
+    throw new UsageError(`--${flag} must be a date or date-time (ISO 8601)`)
+  return d
+}
+
+async function filtersFrom(
+  rt: CliRuntime,
+  args: Record<string, unknown>,
+): Promise<AuditReportFilters> {
+  const user =
+    typeof args['user'] === 'string'
+      ? await (await rt.vault()).findUser(args['user'])
+      : undefined
+  return {
+    ...(user ? { actorUserId: rowIdFromString(user.id, 'user') } : {}),
+    ...(typeof args['patient'] === 'string'
+      ? { patientId: rowIdFromString(args['patient'], 'patient') }
+      : {}),
+    ...(typeof args['action'] === 'string'
+      ? { action: args['action'] as AuditReportFilters['action'] & string }
+      : {}),
+    ...(date(args['from'], 'from') ? { from: date(args['from'], 'from')! } : {}),
+    ...(date(args['to'], 'to') ? { to: date(args['to'], 'to')! } : {}),
+  }
+}
+
+function plain(e: AuditEntry) {
+  const id = (b: Buffer | null) => (b ? rowIdToString(b) : '')
+  return {
+    seq: e.seq.toString(),
+    occurredAt: e.occurredAt.toISOString(),
+    actor: id(e.actorUserId),
+    action: e.action,
+    patient: id(e.patientId),
+    target: id(e.targetUserId),
+    outcome: e.outcome,
+    reason: e.reason ?? '',
+    detail: e.detail ?? '',
+  }
+}
+
+/** Every entry matching `filters`, page by page: memory stays one page (keyset on seq). */
+async function* entries(
+  db: Knex,
+  filters: AuditReportFilters,
+): AsyncGenerator<AuditEntry> {
+  let after: AuditReportFilters['after']
+  for (;;) {
+    const page = await auditReport(db, {
+      ...filters,
+      limit: 1000,
+      ...(after ? { after } : {}),
+    })
+    yield* page
+    if (page.length < 1000) return
+    after = page[page.length - 1]!
+  }
+}
+
+/** A CSV cell: quoted when needed; a leading = + - @ is neutralised for spreadsheets (OWASP CSV injection). */
+function csvCell(value: string): string {
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe
+}
+
+export const auditCommands: Command[] = [
+  {
+    path: ['audit', 'verify'],
+    summary:
+      'check the audit chain; exit 1 and name the first bad row if it was edited, deleted, inserted or reordered',
+    usage: '[--json]',
+    async run(rt) {
+      const progress = new Progress('audit verify')
+      const result = await verifyAuditChain(await rt.db(), devAuditKey(), {
+        onProgress: (n) => progress.update(n),
+      })
+      progress.done(
+        result.ok
+          ? `${result.rows} rows verified`
+          : `chain broken at seq ${result.firstBadSeq}`,
+      )
+      if (rt.json) out(toJson(result))
+      else if (result.ok)
+        out(
+          `OK: ${result.rows} rows, last seq ${result.lastSeq}, head mac ${result.head.lastMac.toString('hex')}`,
+        )
+      else
+        out(
+          `FAIL: ${result.message} (first bad seq ${result.firstBadSeq}, problem ${result.problem})`,
+        )
+      return result.ok ? 0 : 1
+    },
+  },
+  {
+    path: ['audit', 'report'],
+    summary: 'audit entries, break-glass first; filter by user, patient, action and time',
+    usage:
+      '[--user USER] [--patient ID] [--action NAME] [--from DATE] [--to DATE] [--limit N] [--json]',
+    options: { ...FILTER_OPTIONS, limit: { type: 'string' } },
+    async run(rt, args) {
+      const limit = args['limit'] === undefined ? 100 : Number(args['limit'])
+      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
+        throw new UsageError('--limit must be 1 to 10000')
+      const rows = await auditReport(await rt.db(), {
+        ...(await filtersFrom(rt, args)),
+        breakGlassFirst: true,
+        limit,
+      })
+      if (rt.json) out(toJson(rows.map(plain)))
+      else
+        for (const r of rows.map(plain)) {
+          out(
+            [
+              r.seq,
+              r.occurredAt,
+              r.action,
+              r.outcome,
+              r.actor,
+              r.patient,
+              r.target,
+              r.detail,
+              r.reason,
+            ]
+              .join('  ')
+              .trimEnd(),
+          )
+        }
+      return 0
+    },
+  },
+  {
+    path: ['audit', 'export'],
+    summary: 'stream audit entries to stdout as CSV or JSON lines',
+    usage:
+      '[--format csv|jsonl] [--user USER] [--patient ID] [--action NAME] [--from DATE] [--to DATE]',
+    options: { ...FILTER_OPTIONS, format: { type: 'string' } },
+    async run(rt, args) {
+      const format = (args['format'] as string | undefined) ?? 'jsonl'
+      if (format !== 'csv' && format !== 'jsonl')
+        throw new UsageError('--format must be csv or jsonl')
+      const progress = new Progress('audit export')
+      let n = 0
+      if (format === 'csv')
+        out(
+          'seq,occurred_at,actor_user_id,action,patient_id,target_user_id,outcome,reason,detail',
+        )
+      for await (const entry of entries(await rt.db(), await filtersFrom(rt, args))) {
+        const r = plain(entry)
+        await outStreamed(
+          format === 'csv' ? Object.values(r).map(csvCell).join(',') : JSON.stringify(r),
+        )
+        if (++n % 1000 === 0) progress.update(n)
+      }
+      progress.done(`${n} entries exported`)
+      return 0
+    },
+  },
+]

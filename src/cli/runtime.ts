@@ -1,0 +1,74 @@
+import dotenv from 'dotenv'
+import type { Knex } from 'knex'
+import { createDb, dbConfigFromEnv, isDbConfigured } from '../db/index.js'
+import type { Session } from '../services/session.js'
+import { createVault, type Vault } from '../services/vault.js'
+import { devAuditKey, devRecoveryPublicKey } from './deployment-keys.js'
+import { readSecret } from './io.js'
+import { readRecoveryKeyFile } from './recovery-key-file.js'
+
+/**
+ * What a command runs on: the database (the configured server, or in development
+ * the private local one), the vault with the deployment's keys, and helpers to
+ * act as a user. Everything opened is closed by `close()`.
+ */
+export class CliRuntime {
+  readonly json: boolean
+  readonly passwordFromStdin: boolean
+  #db: Knex | undefined
+  #vault: Vault | undefined
+  readonly #sessions: Session[] = []
+
+  constructor(flags: { json: boolean; passwordStdin: boolean }) {
+    this.json = flags.json
+    this.passwordFromStdin = flags.passwordStdin
+    dotenv.config({ quiet: true })
+  }
+
+  static get production(): boolean {
+    return process.env['NODE_ENV'] === 'production'
+  }
+
+  async db(): Promise<Knex> {
+    if (!this.#db) {
+      if (isDbConfigured() || CliRuntime.production) {
+        this.#db = createDb(dbConfigFromEnv())
+      } else {
+        // Development: the private local server, started if needed (scripts/local-db).
+        const { devDbConfig } = await import('../../scripts/dev-database.js')
+        this.#db = createDb(
+          await devDbConfig((line) => process.stderr.write(`${line}\n`)),
+        )
+      }
+      // Fail here, with a clear error, if the server is down or unsupported.
+      await this.#db.raw('SELECT 1')
+    }
+    return this.#db
+  }
+
+  async vault(): Promise<Vault> {
+    this.#vault ??= createVault({
+      db: await this.db(),
+      recoveryPublicKey: devRecoveryPublicKey(),
+      auditKey: devAuditKey(),
+    })
+    return this.#vault
+  }
+
+  /** Logs in as `username`, reading the password from stdin or a hidden prompt. */
+  async loginAs(username: string): Promise<Session> {
+    const password = await readSecret(`password for ${username}`, this.passwordFromStdin)
+    const session = await (await this.vault()).login(username, password)
+    this.#sessions.push(session)
+    return session
+  }
+
+  recoveryKey(path: string): Buffer {
+    return readRecoveryKeyFile(path).privateKey
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.#sessions) s.close()
+    await this.#db?.destroy()
+  }
+}
