@@ -25,7 +25,12 @@ const layerRules = LAYERS.map((layer) => {
         {
           patterns: [
             {
-              group: [...forbidden.map((l) => `../${l}/*`), '../index.js', '../*.js'],
+              // From src/<layer>/x.ts and from one folder deeper (src/cli/commands/x.ts).
+              group: [
+                ...forbidden.flatMap((l) => [`../${l}/*`, `../../${l}/*`]),
+                '../index.js',
+                '../../index.js',
+              ],
               message: `src/${layer} may import only: ${ALLOWED[layer].join(', ') || 'nothing of the project'} (DESIGN.md §6).`,
             },
           ],

@@ -1,2 +1,6 @@
 // Development keys for seeds and the demo: the same ones the CLI uses.
-export { devAuditKey, devRecoveryPublicKey, DEV_RECOVERY_FILE } from '../src/cli/deployment-keys.js'
+export {
+  devAuditKey,
+  devRecoveryPublicKey,
+  DEV_RECOVERY_FILE,
+} from '../src/cli/deployment-keys.js'

@@ -24,6 +24,15 @@ describe('layer rule (eslint no-restricted-imports)', () => {
       await lint('src/sql/x.ts', "export * from '../repositories/user.repository.js'\n"),
     ).to.equal(1)
     expect(await lint('src/services/x.ts', "export * from '../index.js'\n")).to.equal(1)
+    expect(
+      await lint('src/cli/commands/x.ts', "export * from '../../index.js'\n"),
+    ).to.equal(1)
+    expect(
+      await lint(
+        'src/repositories/sub/x.ts',
+        "export * from '../../services/vault.js'\n",
+      ),
+    ).to.equal(1)
   })
 
   it('allows downward imports', async () => {
@@ -35,5 +44,11 @@ describe('layer rule (eslint no-restricted-imports)', () => {
     ).to.equal(0)
     expect(await lint('src/sql/x.ts', "export * from '../crypto/bytes.js'\n")).to.equal(0)
     expect(await lint('src/crypto/x.ts', "export * from './bytes.js'\n")).to.equal(0)
+    expect(
+      await lint('src/cli/commands/x.ts', "export * from '../command.js'\n"),
+    ).to.equal(0)
+    expect(
+      await lint('src/cli/commands/x.ts', "export * from '../../services/vault.js'\n"),
+    ).to.equal(0)
   })
 })
