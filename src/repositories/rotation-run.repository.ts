@@ -1,3 +1,4 @@
+import type { Knex } from 'knex'
 import { executeWrite, selectRows, type Executor } from '../sql/prepared.js'
 
 export interface RotationRunRow {
@@ -54,6 +55,19 @@ export async function finishRun(db: Executor, runId: number | string): Promise<v
   )
 }
 
+/** Patients (`p`) whose current key version was made before `cutoff`. */
+function keyedBefore(db: Executor, cutoff: Date): Knex.QueryBuilder {
+  return db('patients as p')
+    .join('patient_key_versions as v', function () {
+      this.on('v.patient_id', '=', 'p.id').andOn(
+        'v.version',
+        '=',
+        'p.current_key_version',
+      )
+    })
+    .where('v.created_at', '<', cutoff)
+}
+
 /** Up to `limit` patients after `afterId` (by id) whose current key version was made before `cutoff`. */
 export async function listPatientsKeyedBefore(
   db: Executor,
@@ -63,15 +77,7 @@ export async function listPatientsKeyedBefore(
 ): Promise<Buffer[]> {
   const rows = await selectRows<{ id: Buffer }>(
     db,
-    db('patients as p')
-      .join('patient_key_versions as v', function () {
-        this.on('v.patient_id', '=', 'p.id').andOn(
-          'v.version',
-          '=',
-          'p.current_key_version',
-        )
-      })
-      .where('v.created_at', '<', cutoff)
+    keyedBefore(db, cutoff)
       .andWhere('p.id', '>', afterId)
       .select('p.id')
       .orderBy('p.id')
@@ -88,16 +94,7 @@ export async function countPatientsKeyedBefore(
 ): Promise<number> {
   const rows = await selectRows<{ n: number | string }>(
     db,
-    db('patients as p')
-      .join('patient_key_versions as v', function () {
-        this.on('v.patient_id', '=', 'p.id').andOn(
-          'v.version',
-          '=',
-          'p.current_key_version',
-        )
-      })
-      .where('v.created_at', '<', cutoff)
-      .count({ n: '*' }),
+    keyedBefore(db, cutoff).count({ n: '*' }),
     'count patients to rotate',
   )
   return Number(rows[0]?.n ?? 0)
