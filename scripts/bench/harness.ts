@@ -1,0 +1,156 @@
+import { performance } from 'node:perf_hooks'
+
+/**
+ * Interleaved measurement. Every variant of a comparison runs once per round, in
+ * the same process, one after the other, and the order rotates from round to
+ * round, so slow drift of a shared machine (another engineer's test run starting)
+ * lands on all variants alike. Ratios are taken per round (variant / baseline of
+ * the same round) and then their median: that is the number to quote.
+ */
+
+export interface Variant {
+  readonly id: string
+  readonly label: string
+  /**
+   * Does one round's work and returns its measured time in ms (the variant times
+   * itself, so per-round setup can stay outside the measurement: see {@link timed}).
+   */
+  run(round: number): Promise<number>
+}
+
+export interface VariantResult {
+  readonly id: string
+  readonly label: string
+  /** One value per round, in the comparison's unit. */
+  readonly samples: number[]
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  /** Median of the per-round ratios to the baseline (1 for the baseline itself). */
+  readonly ratio: number
+  readonly ratioSamples: number[]
+}
+
+export interface Comparison {
+  readonly id: string
+  readonly title: string
+  /** Unit of the samples, e.g. `ms/record`. */
+  readonly unit: string
+  readonly baseline: string
+  readonly variants: VariantResult[]
+  /** Facts worth printing under the comparison (sizes, storage, caveats). */
+  readonly notes: string[]
+}
+
+export interface ScenarioResult {
+  readonly id: string
+  readonly title: string
+  readonly kdf: 'TEST_KDF_POLICY' | 'KDF_POLICY'
+  readonly comparisons: Comparison[]
+  readonly notes: string[]
+  readonly seconds: number
+}
+
+/** Measures `work` in ms. */
+export async function timed(work: () => Promise<unknown>): Promise<number> {
+  const start = performance.now()
+  await work()
+  return performance.now() - start
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+/**
+ * Runs the variants interleaved for `rounds` rounds (after `warmup` unmeasured
+ * rounds) and returns each variant's samples divided by `units` (the amount of
+ * work in one round: records, reads, grants…).
+ */
+export async function interleave(options: {
+  readonly variants: readonly Variant[]
+  readonly rounds: number
+  readonly warmup?: number
+  readonly units: number | ((variantId: string) => number)
+  readonly log?: (line: string) => void
+}): Promise<Map<string, number[]>> {
+  const { variants, rounds } = options
+  const warmup = options.warmup ?? 0
+  const samples = new Map<string, number[]>(variants.map((v) => [v.id, []]))
+  const units = (id: string) =>
+    typeof options.units === 'function' ? options.units(id) : options.units
+  for (let round = 0; round < warmup + rounds; round++) {
+    const measured = round >= warmup
+    const shift = round % variants.length
+    const order = [...variants.slice(shift), ...variants.slice(0, shift)]
+    for (const variant of order) {
+      const ms = await variant.run(round)
+      if (measured) samples.get(variant.id)!.push(ms / units(variant.id))
+    }
+    options.log?.(
+      measured
+        ? `round ${round - warmup + 1}/${rounds}: ` +
+            variants.map((v) => `${v.id} ${fmt(samples.get(v.id)!.at(-1)!)}`).join(', ')
+        : `warm-up round ${round + 1}/${warmup}`,
+    )
+  }
+  return samples
+}
+
+/** Summarises per-round samples against the baseline's samples of the same rounds. */
+export function compare(options: {
+  readonly id: string
+  readonly title: string
+  readonly unit: string
+  readonly baseline: string
+  readonly variants: readonly { id: string; label: string }[]
+  readonly samples: Map<string, number[]>
+  readonly notes?: string[]
+}): Comparison {
+  const base = options.samples.get(options.baseline)
+  if (!base) throw new Error(`no samples for baseline ${options.baseline}`)
+  const variants = options.variants.map(({ id, label }) => {
+    const s = options.samples.get(id)
+    if (!s || s.length !== base.length) throw new Error(`samples of ${id} do not pair up`)
+    const ratioSamples = s.map((v, i) => v / base[i]!)
+    return {
+      id,
+      label,
+      samples: s,
+      median: median(s),
+      min: Math.min(...s),
+      max: Math.max(...s),
+      ratio: median(ratioSamples),
+      ratioSamples,
+    }
+  })
+  return {
+    id: options.id,
+    title: options.title,
+    unit: options.unit,
+    baseline: options.baseline,
+    variants,
+    notes: options.notes ?? [],
+  }
+}
+
+/** Three significant digits, without exponent notation for everyday magnitudes. */
+export function fmt(value: number): string {
+  if (!Number.isFinite(value)) return String(value)
+  const abs = Math.abs(value)
+  if (abs >= 1000) return Math.round(value).toLocaleString('en-GB')
+  if (abs >= 100) return value.toFixed(0)
+  if (abs >= 10) return value.toFixed(1)
+  if (abs >= 1) return value.toFixed(2)
+  if (abs >= 0.01) return value.toFixed(3)
+  return value.toPrecision(2)
+}
+
+/** Splits `total` into `parts` near-equal chunk sizes (every round does a share). */
+export function shares(total: number, parts: number): number[] {
+  const base = Math.floor(total / parts)
+  return Array.from({ length: parts }, (_, i) => base + (i < total % parts ? 1 : 0))
+}

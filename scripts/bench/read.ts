@@ -1,0 +1,184 @@
+import { performance } from 'node:perf_hooks'
+import { readRecords } from '../../src/repositories/clinical-record.repository.js'
+import type { OpenedRecordRow } from '../../src/repositories/clinical-record.row.js'
+import { decodeFields, RECORD_FIELDS } from '../../src/services/chart-fields.js'
+import { patientFieldKeys } from '../../src/services/patient-access.js'
+import { selectRows } from '../../src/sql/prepared.js'
+import { appDecrypt, appDecryptNullable, newAppKey, type AppKey } from './app-gcm.js'
+import {
+  APP_RECORDS,
+  benchSession,
+  createComparisonTables,
+  PLAIN_RECORDS,
+  seedPatients,
+  seedUserOf,
+} from './fixtures.js'
+import { compare, interleave, timed, type Variant } from './harness.js'
+import type { Scenario } from './scenario.js'
+
+/** A chart entry as the application gets it: text fields, whichever store it came from. */
+interface ChartEntry {
+  id: Buffer
+  kind: string
+  occurredOn: string
+  title: string
+  code: string | null
+  body: string | null
+}
+
+const META = [
+  'r.id',
+  'r.patient_id',
+  'r.kind',
+  'r.author_id',
+  'r.created_at',
+  'r.updated_at',
+]
+
+function fromOpened(row: OpenedRecordRow): ChartEntry {
+  const f = decodeFields(RECORD_FIELDS, row)
+  return {
+    id: row.id,
+    kind: row.kind,
+    occurredOn: f.occurredOn ?? '',
+    title: f.title ?? '',
+    code: f.code,
+    body: f.body,
+  }
+}
+
+/**
+ * Scenario 2: read one patient's chart (50 records) from a warm session: the
+ * patient's subkeys are already cached, as after the first read of a visit.
+ */
+export const readScenario: Scenario = async ({ opts, bench, log }) => {
+  const started = performance.now()
+  const b = await bench.fresh()
+  await createComparisonTables(b.db)
+  const { session } = await benchSession(b, 'bench-reader')
+  const appKeys = new Map<string, AppKey>()
+  const appKeyOf = (pid: Buffer): AppKey => {
+    const hex = pid.toString('hex')
+    let key = appKeys.get(hex)
+    if (!key) appKeys.set(hex, (key = newAppKey()))
+    return key
+  }
+  // The chart exists in all three stores, for the same patient; other patients
+  // around it so the index is not trivially small.
+  const [patient] = await seedPatients(b, {
+    owner: seedUserOf(session),
+    count: 1,
+    recordsPerPatient: opts.chart,
+    plain: true,
+    app: appKeyOf,
+  })
+  await seedPatients(b, {
+    owner: seedUserOf(session),
+    count: 20,
+    recordsPerPatient: opts.chart,
+    plain: true,
+    app: appKeyOf,
+  })
+  const pid = patient!.idBytes
+  const appKey = appKeyOf(pid)
+  // Warm: the grant is opened once and its subkeys cached in the session.
+  const warm = await session.listRecords(patient!.id)
+  if (warm.length !== opts.chart) throw new Error(`chart has ${warm.length} records`)
+  const keys = await patientFieldKeys(b.db, session, pid)
+
+  const check = (chart: unknown[]) => {
+    if (chart.length !== opts.chart) throw new Error(`read ${chart.length} records`)
+  }
+  const variant = (
+    id: string,
+    label: string,
+    read: () => Promise<unknown[]>,
+  ): Variant => ({
+    id,
+    label,
+    run: () =>
+      timed(async () => {
+        for (let i = 0; i < opts.reads; i++) check(await read())
+      }),
+  })
+
+  const variants: Variant[] = [
+    variant('plaintext', 'plaintext SELECT (baseline)', async () => {
+      const rows = await selectRows<Record<string, unknown>>(
+        b.db,
+        b
+          .db(`${PLAIN_RECORDS} as r`)
+          .select([...META, 'r.occurred_on', 'r.title', 'r.code', 'r.body'])
+          .where('r.patient_id', pid)
+          .orderBy([{ column: 'r.created_at' }, { column: 'r.id' }]),
+        'bench read plain',
+      )
+      return rows.map((r): ChartEntry => ({
+        id: r['id'] as Buffer,
+        kind: r['kind'] as string,
+        occurredOn: r['occurred_on'] as string,
+        title: r['title'] as string,
+        code: r['code'] as string | null,
+        body: r['body'] as string | null,
+      }))
+    }),
+    variant('app-gcm', 'app-side AES-256-GCM: SELECT, decrypt in Node', async () => {
+      const rows = await selectRows<Record<string, unknown>>(
+        b.db,
+        b
+          .db(`${APP_RECORDS} as r`)
+          .select([...META, 'r.occurred_on_ct', 'r.title_ct', 'r.code_ct', 'r.body_ct'])
+          .where('r.patient_id', pid)
+          .orderBy([{ column: 'r.created_at' }, { column: 'r.id' }]),
+        'bench read app',
+      )
+      return rows.map((r): ChartEntry => ({
+        id: r['id'] as Buffer,
+        kind: r['kind'] as string,
+        occurredOn: appDecrypt(r['occurred_on_ct'] as string, appKey),
+        title: appDecrypt(r['title_ct'] as string, appKey),
+        code: appDecryptNullable(r['code_ct'] as string | null, appKey),
+        body: appDecryptNullable(r['body_ct'] as string | null, appKey),
+      }))
+    }),
+    variant('envelope', 'emr-vault SQL envelope (repository read)', async () =>
+      (await readRecords(b.db, pid, keys)).map(fromOpened),
+    ),
+    variant('no-audit', 'emr-vault: grant check + envelope, no audit', async () => {
+      const k = await patientFieldKeys(b.db, session, pid)
+      return (await readRecords(b.db, pid, k)).map(fromOpened)
+    }),
+    variant('session', 'emr-vault Session.listRecords (grant check + audit)', () =>
+      session.listRecords(patient!.id),
+    ),
+  ]
+  log(`read: ${opts.reads} reads of a ${opts.chart}-record chart per variant per round`)
+  const samples = await interleave({
+    variants,
+    rounds: opts.rounds,
+    warmup: opts.warmup,
+    units: opts.reads,
+    log,
+  })
+  session.close()
+  return {
+    id: 'read',
+    title: `Read a chart: one patient's ${opts.chart} records, warm session, ${opts.reads} reads per variant per round`,
+    kdf: 'TEST_KDF_POLICY',
+    comparisons: [
+      compare({
+        id: 'read.chart',
+        title: `read ${opts.chart} records of one patient`,
+        unit: 'ms/chart',
+        baseline: 'plaintext',
+        variants,
+        samples,
+        notes: [
+          'Session.listRecords appends an audit row (a write and a COMMIT) to every read: HIPAA access logging.',
+        ],
+      }),
+    ],
+    notes: [],
+    seconds: (performance.now() - started) / 1000,
+  }
+}

@@ -1,0 +1,221 @@
+import { performance } from 'node:perf_hooks'
+import { newRowId, rowIdFromString } from '../../src/db/row-id.js'
+import { insertRecord } from '../../src/repositories/clinical-record.repository.js'
+import { encodeFields, RECORD_FIELDS } from '../../src/services/chart-fields.js'
+import type { NewClinicalRecord } from '../../src/services/domain.js'
+import { patientFieldKeys } from '../../src/services/patient-access.js'
+import { inTransaction } from '../../src/services/transaction.js'
+import { selectRows } from '../../src/sql/prepared.js'
+import { newAppKey } from './app-gcm.js'
+import type { BenchDb } from './database.js'
+import {
+  APP_RECORDS,
+  appRow,
+  benchSession,
+  createComparisonTables,
+  insertRows,
+  PLAIN_RECORDS,
+  plainRow,
+  sampleDemographics,
+  sampleRecord,
+  vaultRow,
+} from './fixtures.js'
+import { compare, fmt, interleave, timed, type Variant } from './harness.js'
+import type { Scenario } from './scenario.js'
+
+/** Average stored bytes of a record's four value columns in `table`. */
+async function storedBytes(
+  b: BenchDb,
+  table: string,
+  columns: string[],
+): Promise<number> {
+  const sum = columns.map((c) => `COALESCE(LENGTH(\`${c}\`), 0)`).join(' + ')
+  const rows = await selectRows<{ n: string | number | null }>(
+    b.db,
+    b.db.raw(`SELECT AVG(${sum}) AS n FROM \`${table}\``),
+    'bench stored bytes',
+  )
+  return Number(rows[0]?.n ?? NaN)
+}
+
+/**
+ * Scenario 1: inserting clinical records (1 KB note + three short fields), one
+ * record per statement and in multi-row batches.
+ */
+export const writeScenario: Scenario = async ({ opts, bench, log }) => {
+  const started = performance.now()
+  const b = await bench.fresh()
+  await createComparisonTables(b.db)
+  const { session } = await benchSession(b, 'bench-writer')
+  const patientId = await session.createPatient(sampleDemographics(0))
+  const pid = rowIdFromString(patientId, 'patientId')
+  const author = session.userIdBytes
+  // The session already holds the patient's subkeys (createPatient caches them).
+  const keys = await patientFieldKeys(b.db, session, pid)
+  const appKey = newAppKey()
+  const n = opts.records
+  let counter = 0
+  const batchOf = (): NewClinicalRecord[] =>
+    Array.from({ length: n }, () => sampleRecord(counter++))
+
+  /** A variant whose round inserts `n` fresh sample records, made outside the timing. */
+  const variant = (
+    id: string,
+    label: string,
+    insert: (records: NewClinicalRecord[]) => Promise<void>,
+  ): Variant => ({
+    id,
+    label,
+    run: async () => {
+      const records = batchOf()
+      return timed(() => insert(records))
+    },
+  })
+
+  const single: Variant[] = [
+    variant('plaintext', 'plaintext INSERT (baseline)', async (records) => {
+      for (const r of records)
+        await insertRows(b.db, PLAIN_RECORDS, [plainRow(newRowId(), pid, author, r)])
+    }),
+    variant('app-gcm', 'app-side AES-256-GCM (cloak format)', async (records) => {
+      for (const r of records)
+        await insertRows(b.db, APP_RECORDS, [appRow(newRowId(), pid, author, r, appKey)])
+    }),
+    variant('envelope', 'emr-vault SQL envelope (repository insert)', async (records) => {
+      for (const r of records) {
+        const values = encodeFields(
+          RECORD_FIELDS,
+          r as unknown as Record<string, unknown>,
+          false,
+          ['kind'],
+        )
+        await insertRecord(
+          b.db,
+          { id: newRowId(), patientId: pid, kind: 'note', authorId: author },
+          values,
+          keys,
+        )
+      }
+    }),
+    variant(
+      'no-audit',
+      'emr-vault: grant check + envelope, in a transaction, no audit',
+      async (records) => {
+        for (const r of records) {
+          const values = encodeFields(
+            RECORD_FIELDS,
+            r as unknown as Record<string, unknown>,
+            false,
+            ['kind'],
+          )
+          await inTransaction(b.db, async (trx) => {
+            const k = await patientFieldKeys(trx, session, pid, true)
+            await insertRecord(
+              trx,
+              { id: newRowId(), patientId: pid, kind: 'note', authorId: author },
+              values,
+              k,
+            )
+          })
+        }
+      },
+    ),
+    variant(
+      'session',
+      'emr-vault Session.addRecord (grant check + audit)',
+      async (records) => {
+        for (const r of records) await session.addRecord(patientId, r)
+      },
+    ),
+  ]
+  log(`write, one record per statement: ${n} records per variant per round`)
+  const singleSamples = await interleave({
+    variants: single,
+    rounds: opts.rounds,
+    warmup: opts.warmup,
+    units: n,
+    log,
+  })
+
+  const batched: Variant[] = [
+    variant('plaintext', 'plaintext multi-row INSERT (baseline)', (records) =>
+      insertRows(
+        b.db,
+        PLAIN_RECORDS,
+        records.map((r) => plainRow(newRowId(), pid, author, r)),
+        opts.batch,
+      ),
+    ),
+    variant('app-gcm', 'app-side AES-256-GCM, multi-row INSERT', (records) =>
+      insertRows(
+        b.db,
+        APP_RECORDS,
+        records.map((r) => appRow(newRowId(), pid, author, r, appKey)),
+        opts.batch,
+      ),
+    ),
+    variant('envelope', 'emr-vault SQL envelope, multi-row INSERT', (records) =>
+      insertRows(
+        b.db,
+        'clinical_records',
+        records.map((r) => vaultRow(b.db, newRowId(), pid, author, r, keys)),
+        opts.batch,
+      ),
+    ),
+  ]
+  log(`write, batched: ${opts.batch} rows per INSERT`)
+  const batchedSamples = await interleave({
+    variants: batched,
+    rounds: opts.rounds,
+    warmup: opts.warmup,
+    units: n,
+    log,
+  })
+
+  const [plainBytes, appBytes, vaultBytes] = await Promise.all([
+    storedBytes(b, PLAIN_RECORDS, ['occurred_on', 'title', 'code', 'body']),
+    storedBytes(b, APP_RECORDS, ['occurred_on_ct', 'title_ct', 'code_ct', 'body_ct']),
+    storedBytes(b, 'clinical_records', [
+      'occurred_on_enc',
+      'title_enc',
+      'code_enc',
+      'body_enc',
+    ]),
+  ])
+  session.close()
+  return {
+    id: 'write',
+    title: `Write: insert clinical records (1 KB note + 3 short fields), ${n} per variant per round`,
+    kdf: 'TEST_KDF_POLICY',
+    comparisons: [
+      compare({
+        id: 'write.single',
+        title: 'one record per INSERT (autocommit unless stated)',
+        unit: 'ms/record',
+        baseline: 'plaintext',
+        variants: single,
+        samples: singleSamples,
+        notes: [
+          'Session.addRecord = grant check (SELECT … FOR SHARE) + INSERT + audit append (lock head, INSERT, UPDATE) + COMMIT.',
+        ],
+      }),
+      compare({
+        id: 'write.batched',
+        title: `${opts.batch} records per multi-row INSERT`,
+        unit: 'ms/record',
+        baseline: 'plaintext',
+        variants: batched,
+        samples: batchedSamples,
+        notes: [
+          'The services have no batch insert; the emr-vault row uses the same sealColumns builders as the repository.',
+        ],
+      }),
+    ],
+    notes: [
+      `Stored bytes per record (4 value columns): plaintext ${fmt(plainBytes)}, ` +
+        `app-side GCM ${fmt(appBytes)} (${fmt(appBytes / plainBytes)}×), ` +
+        `emr-vault envelopes ${fmt(vaultBytes)} (${fmt(vaultBytes / plainBytes)}×).`,
+    ],
+    seconds: (performance.now() - started) / 1000,
+  }
+}
