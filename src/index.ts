@@ -3,6 +3,14 @@
  * test/public-api.test.ts pins the list.
  */
 export { createVault, type Vault, type VaultOptions } from './services/vault.js'
+export { openVault, type OpenVaultOptions } from './services/open-vault.js'
+export {
+  runDoctor,
+  worstStatus,
+  type CheckStatus,
+  type DoctorOptions,
+  type PostureCheck,
+} from './services/doctor.service.js'
 export type { Session } from './services/session.js'
 export type { RecoveryAuthority } from './services/recovery.service.js'
 export type {

@@ -21,7 +21,10 @@ describe('public API (src/index.ts)', () => {
       'dbConfigFromEnv',
       'generateRecoveryKeyPair',
       'isDbConfigured',
+      'openVault',
+      'runDoctor',
       'verifyAuditChain',
+      'worstStatus',
     ])
   })
 

@@ -1,0 +1,44 @@
+import { ConfigurationError } from '../errors/index.js'
+import { productionFromEnv, runDoctor } from './doctor.service.js'
+import { createVault, type Vault, type VaultOptions } from './vault.js'
+
+export interface OpenVaultOptions extends VaultOptions {
+  /**
+   * Refuse to start when the posture check reports a FAIL.
+   * Default: `process.env.NODE_ENV === 'production'`.
+   */
+  readonly production?: boolean
+  /** The application's MySQL account, for the doctor; default CURRENT_USER(). */
+  readonly appUser?: string
+}
+
+/**
+ * createVault(), preceded in production mode by the posture check (runDoctor
+ * with `production: true`): any FAIL refuses the start with a ConfigurationError
+ * naming the failed checks by id (their details, which name settings and
+ * accounts, are for the doctor's report, not for an exception).
+ *
+ * On a development server with root as the application's account,
+ * `app_account_privileges` (and on MariaDB `watching_accounts`) FAIL in
+ * production mode, so production mode refuses there; that is intended.
+ *
+ * @throws ConfigurationError when a key has the wrong length or, in production
+ *   mode, when a check FAILs.
+ */
+export async function openVault(options: OpenVaultOptions): Promise<Vault> {
+  const vault = createVault(options)
+  if (!(options.production ?? productionFromEnv())) return vault
+  const checks = await runDoctor(options.db, {
+    production: true,
+    recoveryPublicKey: options.recoveryPublicKey,
+    ...(options.appUser === undefined ? {} : { appUser: options.appUser }),
+  })
+  const failed = checks.filter((c) => c.status === 'FAIL').map((c) => c.id)
+  if (failed.length > 0) {
+    throw new ConfigurationError(
+      `refusing to start in production mode: the posture check failed on ${failed.join(', ')} ` +
+        '(run the doctor for the details and fixes)',
+    )
+  }
+  return vault
+}
