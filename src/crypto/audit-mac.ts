@@ -181,3 +181,17 @@ function optStr(value: string | null, name: string): Buffer {
   if (value === null) return Buffer.of(0)
   return Buffer.concat([Buffer.of(1), str(value, name)])
 }
+
+const EMERGENCY_KEY_LABEL = Buffer.from('emr-vault/emergency-public-key/v1', 'ascii')
+
+/**
+ * MAC of the emergency public key under the deployment's audit key: it pins the
+ * key stored in the database to this deployment (break-glass.service.ts).
+ *
+ * @throws RangeError if a key is not 32 bytes
+ */
+export function emergencyKeyMac(auditKey: Buffer, publicKey: Buffer): Buffer {
+  abytes(auditKey, 'auditKey', 32)
+  abytes(publicKey, 'publicKey', 32)
+  return hmacSha256(auditKey, EMERGENCY_KEY_LABEL, publicKey)
+}

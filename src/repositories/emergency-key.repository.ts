@@ -27,6 +27,27 @@ export async function insertEmergencyKey(
   )
 }
 
+export async function setEmergencyKeyMac(db: Executor, mac: Buffer): Promise<void> {
+  await executeWrite(
+    db,
+    db('emergency_key').update({ public_key_mac: mac }).where('id', 1),
+    'pin emergency key',
+  )
+}
+
+/** Removes a user's copy of the emergency private key (role withdrawn, user leaving). */
+export async function deleteEmergencyKeyHolder(
+  db: Executor,
+  userId: Buffer,
+): Promise<boolean> {
+  const { affectedRows } = await executeWrite(
+    db,
+    db('emergency_key_holders').delete().where('user_id', userId),
+    'delete emergency key holder',
+  )
+  return affectedRows === 1
+}
+
 export async function findEmergencyKeyHolder(
   db: Executor,
   userId: Buffer,

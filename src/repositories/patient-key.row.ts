@@ -41,6 +41,8 @@ export interface EmergencySealRow {
 export interface EmergencyKeyRow {
   id: number
   public_key: Buffer
+  /** HMAC of public_key under the audit key; null on rows made before it existed. */
+  public_key_mac: Buffer | null
   recovery_sealed_private_key: Buffer
   created_by: Buffer
   created_at: Date

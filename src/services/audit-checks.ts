@@ -36,11 +36,12 @@ export const AUDIT_ACTIONS = [
   'recovery.regrant',
   'recovery.restore',
   'break_glass.open',
-  'emergency.setup',
-  'emergency.grant',
   'break_glass.expire',
   'audit.verify',
   'audit.report',
+  'emergency.setup',
+  'emergency.grant',
+  'emergency.revoke',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 

@@ -1,21 +1,25 @@
 import { createHash } from 'node:crypto'
+import { emergencyKeyMac, macEquals } from '../crypto/audit-mac.js'
 import { wipe } from '../crypto/bytes.js'
-import { generateUserKeyPair } from '../crypto/keypair.js'
+import { generateUserKeyPair, x25519PublicKeyOf } from '../crypto/keypair.js'
 import { openPatientKey, sealPatientKey } from '../crypto/patient-key-seal.js'
 import { rowIdFromString, rowIdToString } from '../db/row-id.js'
 import {
   AccessDeniedError,
   ConfigurationError,
+  IntegrityError,
   NotFoundError,
   ValidationError,
 } from '../errors/index.js'
 import {
+  deleteEmergencyKeyHolder,
   findEmergencyKey,
   findEmergencyKeyHolder,
   findEmergencySeal,
   insertEmergencyKey,
   insertEmergencySeal,
   listPatientsWithoutEmergencySeal,
+  setEmergencyKeyMac,
   upsertEmergencyKeyHolder,
 } from '../repositories/emergency-key.repository.js'
 import type { EmergencyKeyRow } from '../repositories/patient-key.row.js'
@@ -59,12 +63,23 @@ function emergencyRecipientId(publicKey: Buffer): string {
  */
 export async function sealToEmergencyKey(
   db: Executor,
+  ctx: VaultContext,
   patientId: Buffer,
   version: number,
   patientKey: Buffer,
 ): Promise<boolean> {
   const key = await findEmergencyKey(db)
   if (!key) return false
+  // Only a key this deployment made: a public key swapped in by someone with
+  // write access to the table would otherwise receive every new patient key.
+  if (
+    !key.public_key_mac ||
+    !macEquals(key.public_key_mac, emergencyKeyMac(ctx.auditKey, key.public_key))
+  ) {
+    throw new IntegrityError(
+      'the emergency public key is not the one this deployment set up',
+    )
+  }
   await insertEmergencySeal(db, {
     patient_id: patientId,
     key_version: version,
@@ -122,6 +137,7 @@ export async function setUpEmergencyAccess(
         if (await findEmergencyKey(trx)) return
         await insertEmergencyKey(trx, {
           public_key: pair.publicKey,
+          public_key_mac: emergencyKeyMac(ctx.auditKey, pair.publicKey),
           recovery_sealed_private_key: await sealPatientKey(
             pair.privateKey,
             ctx.recoveryPublicKey,
@@ -141,6 +157,7 @@ export async function setUpEmergencyAccess(
       wipe(pair.privateKey)
     }
   }
+  await pinEmergencyKey(ctx, authority.recoveryPrivateKey)
   const open = recoveryOpener(ctx, authority.recoveryPrivateKey)
   let sealed = 0
   for (;;) {
@@ -153,7 +170,7 @@ export async function setUpEmergencyAccess(
           return
         const patientKey = await open(trx, patientId, version)
         try {
-          if (await sealToEmergencyKey(trx, patientId, version, patientKey)) sealed++
+          if (await sealToEmergencyKey(trx, ctx, patientId, version, patientKey)) sealed++
         } finally {
           wipe(patientKey)
         }
@@ -161,6 +178,37 @@ export async function setUpEmergencyAccess(
     }
   }
   return { created, sealed }
+}
+
+/**
+ * Makes sure the stored emergency public key carries a valid MAC under this
+ * deployment's audit key. A key without one (made before the MAC existed, or
+ * under another audit key) is pinned only if the recovery key proves it: its
+ * recovery seal must open to the private half of exactly that public key.
+ */
+async function pinEmergencyKey(
+  ctx: VaultContext,
+  recoveryPrivateKey: Buffer,
+): Promise<void> {
+  const key = await findEmergencyKey(ctx.db)
+  if (!key) return
+  const expected = emergencyKeyMac(ctx.auditKey, key.public_key)
+  if (key.public_key_mac && macEquals(key.public_key_mac, expected)) return
+  const emergencyPrivate = await openEmergencyKeyWithRecovery(
+    ctx,
+    key,
+    recoveryPrivateKey,
+  )
+  try {
+    if (!x25519PublicKeyOf(emergencyPrivate).equals(key.public_key)) {
+      throw new IntegrityError(
+        'the stored emergency public key does not match its recovery seal',
+      )
+    }
+  } finally {
+    wipe(emergencyPrivate)
+  }
+  await setEmergencyKeyMac(ctx.db, expected)
 }
 
 /** Hands the emergency private key to a user who holds the emergency role. */
@@ -204,6 +252,27 @@ export async function grantEmergencyKey(
       wipe(emergencyPrivate)
     }
   })
+}
+
+/**
+ * Takes the emergency key away from a user (role withdrawn, user leaving).
+ * Honest limit: a copy sealed to them in an older backup still opens with their
+ * old password; rotating the emergency key itself (re-sealing every patient) is
+ * planned, not built.
+ */
+export async function revokeEmergencyKey(
+  ctx: VaultContext,
+  admin: Session,
+  userId: string,
+): Promise<boolean> {
+  requireAdmin(admin)
+  const uid = rowIdFromString(userId, 'userId')
+  const act = {
+    actorUserId: admin.userIdBytes,
+    action: 'emergency.revoke',
+    targetUserId: uid,
+  } as const
+  return auditedTransaction(ctx, act, (trx) => deleteEmergencyKeyHolder(trx, uid))
 }
 
 function checkReason(reason: unknown): string {

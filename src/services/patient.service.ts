@@ -83,7 +83,7 @@ export async function createPatient(
         recovery_key_fingerprint: ctx.recoveryFingerprint,
         sealed_key: recoverySeal,
       })
-      await sealToEmergencyKey(trx, id, FIRST_KEY_VERSION, patientKey)
+      await sealToEmergencyKey(trx, ctx, id, FIRST_KEY_VERSION, patientKey)
     })
     session.keyCache.set(patientId, keys)
     return patientId

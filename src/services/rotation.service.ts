@@ -124,7 +124,7 @@ export async function rotateWithin(
         recipientId: recoveryRecipientId(ctx.recoveryFingerprint),
       }),
     })
-    await sealToEmergencyKey(trx, patientId, to, newKey)
+    await sealToEmergencyKey(trx, ctx, patientId, to, newKey)
     await deleteSealsOfVersion(trx, patientId, from)
     await switchKeyVersion(trx, patientId, from, to)
     return { fromVersion: from, toVersion: to, rows }

@@ -65,6 +65,8 @@ export interface Vault {
   ): Promise<{ created: boolean; sealed: number }>
   /** Gives a user with the emergency role the emergency key, so they can break glass. */
   grantEmergencyKey(authority: RecoveryAuthority, userId: string): Promise<void>
+  /** Takes the emergency key away from a user; returns whether they held it. */
+  revokeEmergencyKey(admin: Session, userId: string): Promise<boolean>
   /** Grants a patient to a user from the patient's recovery seal (e.g. every grantee is gone). */
   restorePatientAccess(
     authority: RecoveryAuthority,
@@ -104,6 +106,8 @@ export function createVault(options: VaultOptions): Vault {
       recovery.recoverUser(ctx, authority, username, newPassword),
     rotateAll: (authority, options) => rotation.rotateAll(ctx, authority, options),
     setUpEmergencyAccess: (authority) => breakGlass.setUpEmergencyAccess(ctx, authority),
+    revokeEmergencyKey: (admin, userId) =>
+      breakGlass.revokeEmergencyKey(ctx, admin, userId),
     grantEmergencyKey: (authority, userId) =>
       breakGlass.grantEmergencyKey(ctx, authority, userId),
     restorePatientAccess: (authority, patientId, userId) =>

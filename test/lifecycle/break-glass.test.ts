@@ -3,8 +3,10 @@ import { rowIdFromString } from '../../src/db/row-id.js'
 import {
   AccessDeniedError,
   ConfigurationError,
+  IntegrityError,
   ValidationError,
 } from '../../src/errors/index.js'
+import { generateUserKeyPair } from '../../src/crypto/keypair.js'
 import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
 import { testDb } from '../support/test-env.js'
@@ -154,5 +156,45 @@ describe('break-glass', () => {
         erin.userId,
       ),
     ).to.be.rejectedWith(ConfigurationError)
+  })
+
+  it('refuses to seal to an emergency public key swapped in the database, and re-pins only what the recovery key proves', async () => {
+    const db = testDb()
+    const [key] = await db('emergency_key').where('id', 1)
+    const attacker = generateUserKeyPair().publicKey
+    await db('emergency_key').where('id', 1).update({ public_key: attacker })
+    try {
+      await expect(
+        alice.createPatient({ fullName: 'Swapped Key', dateOfBirth: '1999-09-09' }),
+      ).to.be.rejectedWith(IntegrityError, /emergency public key/)
+      await expect(
+        vault.setUpEmergencyAccess({ admin, recoveryPrivateKey: recovery.privateKey }),
+      ).to.be.rejectedWith(IntegrityError, /does not match its recovery seal/)
+    } finally {
+      await db('emergency_key').where('id', 1).update({ public_key: key.public_key })
+    }
+    // A key without a MAC (made before pinning existed) is pinned by the set-up.
+    await db('emergency_key').where('id', 1).update({ public_key_mac: null })
+    await expect(
+      alice.createPatient({ fullName: 'Unpinned', dateOfBirth: '1999-09-09' }),
+    ).to.be.rejectedWith(IntegrityError)
+    await vault.setUpEmergencyAccess({ admin, recoveryPrivateKey: recovery.privateKey })
+    const [after] = await db('emergency_key').where('id', 1)
+    expect(after.public_key_mac).to.deep.equal(key.public_key_mac)
+    expect(
+      await alice.createPatient({ fullName: 'Pinned Again', dateOfBirth: '1999-09-09' }),
+    ).to.be.a('string')
+  })
+
+  it('an emergency key taken away opens nothing more', async () => {
+    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    expect(await vault.revokeEmergencyKey(admin, erin.userId)).to.equal(true)
+    await expect(
+      erin.breakGlass(patientId, 'Trying after the key was withdrawn'),
+    ).to.be.rejectedWith(AccessDeniedError, /emergency key/)
+    await vault.grantEmergencyKey(
+      { admin, recoveryPrivateKey: recovery.privateKey },
+      erin.userId,
+    )
   })
 })
