@@ -12,6 +12,7 @@ import { EXIT, UsageError, type Command } from './command.js'
 import { accessCommands } from './commands/access.js'
 import { auditCommands } from './commands/audit.js'
 import { databaseCommands } from './commands/database.js'
+import { doctorCommands } from './commands/doctor.js'
 import { recoveryCommands } from './commands/recovery.js'
 import { userCommands } from './commands/users.js'
 import { err, MissingInputError, out } from './io.js'
@@ -23,6 +24,7 @@ const COMMANDS: readonly Command[] = [
   ...accessCommands,
   ...recoveryCommands,
   ...auditCommands,
+  ...doctorCommands,
 ]
 
 const GLOBAL_HELP = [

@@ -5,6 +5,7 @@ import { expect } from '../support/chai.js'
 import { engineFromEnv, localServerStatus } from '../../scripts/local-db/index.js'
 import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
+import { testDb } from '../support/test-env.js'
 import { RUN_RECOVERY, testVault, uniqueName } from '../support/vault-fixture.js'
 import { runCli } from './run-cli.js'
 
@@ -56,6 +57,7 @@ describe('emr-vault command line (child process)', function () {
         'recovery init',
         'audit verify',
         'audit export',
+        'doctor',
       ]) {
         expect(r.stdout).to.include(group)
       }
@@ -408,6 +410,25 @@ describe('emr-vault command line (child process)', function () {
       ).to.deep.equal(actions)
       const badFormat = await runCli(['audit', 'export', '--format', 'xml'])
       expect(badFormat.code).to.equal(2)
+    })
+  })
+
+  describe('doctor', () => {
+    it('PASS/WARN lines on the test server, FAIL and exit 1 with general_log ON', async () => {
+      const ok = await runCli(['doctor', '--json'])
+      const checks = JSON.parse(ok.stdout) as { id: string; status: string }[]
+      expect(checks.find((c) => c.id === 'general_log')?.status).to.equal('PASS')
+      expect(ok.code, ok.stdout).to.equal(checks.some((c) => c.status === 'FAIL') ? 1 : 0)
+      const db = testDb()
+      await db.raw('SET GLOBAL general_log = ON')
+      try {
+        const bad = await runCli(['doctor'])
+        expect(bad.code).to.equal(1)
+        expect(bad.stdout).to.match(/^FAIL .*general/m)
+        expect(bad.stdout).to.match(/fix: /)
+      } finally {
+        await db.raw('SET GLOBAL general_log = OFF')
+      }
     })
   })
 
