@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import knex, { type Knex } from 'knex'
+import { ConfigurationError } from '../errors/index.js'
 import type { DbConfig } from './db-config.js'
 import { setupSession, type SetupConnection } from './session-setup.js'
 
@@ -11,7 +12,21 @@ const RUNNING_FROM_SOURCE = import.meta.url.endsWith('.ts')
  * interpolating bindings into its error messages (knex #5497, PR #5282); statements
  * that carry keys or PHI do not go through knex's execution at all (sql/prepared.ts).
  */
+/** 127.0.0.0/8, ::1 and localhost: the statement never leaves the machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
+
 export function knexConfig(config: DbConfig): Knex.Config {
+  // Keys and patient data are statement parameters: off this machine they must
+  // travel under TLS with a verified certificate (HIPAA 164.312(e)).
+  if (!isLoopbackHost(config.host) && !config.sslCa && !config.allowInsecureTransport) {
+    throw new ConfigurationError(
+      `${config.host} is not a loopback address: set EMR_VAULT_DB_SSL_CA to the server's CA ` +
+        'certificate (TLS is then required and verified), or EMR_VAULT_DB_ALLOW_INSECURE_TRANSPORT=yes ' +
+        'to accept sending keys in clear on this network',
+    )
+  }
   return {
     client: 'mysql2',
     connection: {

@@ -10,6 +10,12 @@ export interface DbConfig {
   /** PEM of the CA that signed the server certificate; with it TLS is required and verified. */
   readonly sslCa?: string
   readonly poolMax?: number
+  /**
+   * Allow a non-loopback server without verified TLS. Keys and patient data
+   * travel inside the statements, so this is for a private network you trust
+   * for that, stated on purpose; off by default.
+   */
+  readonly allowInsecureTransport?: boolean
 }
 
 /** The variables read by {@link dbConfigFromEnv}; `EMR_VAULT_DB_HOST` decides whether one is configured. */
@@ -21,6 +27,7 @@ export const DB_ENV = {
   database: 'EMR_VAULT_DB_NAME',
   sslCa: 'EMR_VAULT_DB_SSL_CA',
   poolMax: 'EMR_VAULT_DB_POOL_MAX',
+  allowInsecureTransport: 'EMR_VAULT_DB_ALLOW_INSECURE_TRANSPORT',
 } as const
 
 export function isDbConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -57,5 +64,8 @@ export function dbConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DbConfig 
     database: required(DB_ENV.database),
     poolMax: integer(DB_ENV.poolMax, 10),
     ...(sslCa ? { sslCa } : {}),
+    ...(env[DB_ENV.allowInsecureTransport] === 'yes'
+      ? { allowInsecureTransport: true }
+      : {}),
   }
 }

@@ -1,4 +1,4 @@
-export { createDb, knexConfig } from './connection.js'
+export { createDb, isLoopbackHost, knexConfig } from './connection.js'
 export { dbConfigFromEnv, isDbConfigured, DB_ENV, type DbConfig } from './db-config.js'
 export {
   assertSupportedServer,
@@ -8,3 +8,4 @@ export {
 } from './server-version.js'
 export { SESSION_SQL } from './session-setup.js'
 export { newRowId, rowIdFromString, rowIdToString } from './row-id.js'
+export { MYSQL2_VALUE_CHANNELS, subscribedValueChannels } from './mysql2-channels.js'

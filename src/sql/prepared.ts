@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
-import { DatabaseError, VaultError } from '../errors/index.js'
+import { subscribedValueChannels } from '../db/index.js'
+import { ConfigurationError, DatabaseError, VaultError } from '../errors/index.js'
 
 /** A statement compiled by knex: `?` placeholders and their values, never joined. */
 export interface CompiledStatement {
@@ -74,6 +75,14 @@ async function execute(
   const { sql, bindings } = compile(statement)
   // On a transaction, knex's client hands back that transaction's connection and
   // its release is a no-op (knex lib/execution/transaction.js makeTxClient).
+  // A subscriber here would receive this statement's keys and PHI as values.
+  const listening = subscribedValueChannels()
+  if (listening.length > 0) {
+    throw new ConfigurationError(
+      `refusing to run: ${listening.join(', ')} has a subscriber in this process (an APM or ` +
+        'tracing agent?) that would receive bound keys and patient data; exclude mysql2 from it',
+    )
+  }
   let connection: DriverConnection
   try {
     connection = (await db.client.acquireConnection()) as DriverConnection

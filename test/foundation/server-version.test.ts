@@ -1,5 +1,13 @@
-import { expect } from 'chai'
-import { assertSupportedServer, parseServerVersion } from '../../src/db/index.js'
+import diagnosticsChannel from 'node:diagnostics_channel'
+import { expect } from '../support/chai.js'
+import { selectRows } from '../../src/sql/prepared.js'
+import { testDb } from '../support/test-env.js'
+import {
+  assertSupportedServer,
+  isLoopbackHost,
+  knexConfig,
+  parseServerVersion,
+} from '../../src/db/index.js'
 import { ConfigurationError } from '../../src/errors/index.js'
 
 describe('server version check', () => {
@@ -38,5 +46,39 @@ describe('server version check', () => {
       ConfigurationError,
       /cannot parse/,
     )
+  })
+})
+
+describe('transport and diagnostics guards', () => {
+  const base = { port: 3306, user: 'app', password: '', database: 'emr' }
+
+  it('refuses a non-loopback server without a CA unless insecure transport is stated', () => {
+    expect(() => knexConfig({ ...base, host: 'db.internal' }))
+      .to.throw(ConfigurationError)
+      .with.property('message')
+      .that.matches(/EMR_VAULT_DB_SSL_CA/)
+    expect(() =>
+      knexConfig({ ...base, host: '10.0.0.5', allowInsecureTransport: true }),
+    ).not.to.throw()
+    for (const host of ['127.0.0.1', '127.1.2.3', 'localhost', '::1']) {
+      expect(isLoopbackHost(host), host).to.equal(true)
+      expect(() => knexConfig({ ...base, host })).not.to.throw()
+    }
+    expect(isLoopbackHost('128.0.0.1')).to.equal(false)
+  })
+
+  it('refuses to run a statement while mysql2 statement channels have a subscriber', async () => {
+    const listener = () => {}
+    diagnosticsChannel.subscribe('mysql2:execute', listener)
+    try {
+      await expect(
+        selectRows(testDb(), testDb().raw('SELECT 1 AS one')),
+      ).to.be.rejectedWith(ConfigurationError, /mysql2:execute has a subscriber/)
+    } finally {
+      diagnosticsChannel.unsubscribe('mysql2:execute', listener)
+    }
+    expect(await selectRows(testDb(), testDb().raw('SELECT 1 AS one'))).to.deep.equal([
+      { one: 1 },
+    ])
   })
 })
