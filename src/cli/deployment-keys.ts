@@ -3,10 +3,17 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateUserKeyPair as generateRecoveryKeyPair } from '../crypto/keypair.js'
+import { isDbConfigured } from '../db/index.js'
 import { ConfigurationError } from '../errors/index.js'
 
+/**
+ * Development keys go only with the private local server. Against a configured
+ * server (any environment) a missing key is an error: a dev recovery key would
+ * seal patient keys to a private half lying in .emr-vault/, and a dev audit key
+ * would start a second chain (security review M8).
+ */
 function requireDevelopment(variable: string): void {
-  if (process.env['NODE_ENV'] === 'production') {
+  if (process.env['NODE_ENV'] === 'production' || isDbConfigured()) {
     throw new ConfigurationError(
       `${variable} is not set (base64 of 32 bytes; see .env.example)`,
     )

@@ -41,6 +41,9 @@ function checkKey(value: unknown, name: string): Buffer {
   if (value.length !== 32) {
     throw new ValidationError(name, `must be 32 bytes, got ${value.length}`)
   }
+  // A zero-filled key is a wiped one (a closed session): never encrypt under it.
+  if (value.every((b) => b === 0))
+    throw new ValidationError(name, 'is all zero bytes (a wiped key?)')
   return value
 }
 
@@ -59,6 +62,16 @@ export function sqlFieldKeys(
   }
   const { inner, outer } = hmacPads(mac)
   return { keyVersion, enc, inner, outer }
+}
+
+/**
+ * Key bytes are bound as copies: a session may wipe its cached keys (close,
+ * expiry) while a statement built from them is still on its way to the server,
+ * and a wiped binding would seal data under an all-zero key (security review M1).
+ * The copies are short-lived garbage; crypto/bytes.ts says what wiping can promise.
+ */
+function copy(key: Buffer): Buffer {
+  return Buffer.from(key)
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,63}$/
@@ -105,12 +118,12 @@ export function sealSql(
       // (utf8mb4) unless cast: MySQL 9.7 then fails with "Cannot convert string".
       `FROM (SELECT CAST(? AS BINARY) AS h, AES_ENCRYPT(?, ?, ?) AS c) AS e)`,
     bindings: [
-      keys.outer,
-      keys.inner,
+      copy(keys.outer),
+      copy(keys.inner),
       aad,
       envelopeHeader(keys.keyVersion, iv),
       plaintext,
-      keys.enc,
+      copy(keys.enc),
       iv,
     ],
   }
@@ -162,7 +175,7 @@ export function openSql(
       `(CASE WHEN ${c} IS NULL THEN NULL WHEN ${verified} ` +
       `THEN COALESCE(CONCAT(0x01, AES_DECRYPT(${ciphertext}, ?, ${iv})), 0x00) ` +
       `ELSE 0x00 END)`,
-    bindings: [keys.outer, keys.inner, aadPrefix, keys.enc],
+    bindings: [copy(keys.outer), copy(keys.inner), aadPrefix, copy(keys.enc)],
   }
 }
 
@@ -176,7 +189,7 @@ export function verifiedSql(
   const { c, verified } = envelopeParts(column, rowIdColumn)
   return {
     sql: `(${c} IS NULL OR (${verified}))`,
-    bindings: [keys.outer, keys.inner, aadPrefix],
+    bindings: [copy(keys.outer), copy(keys.inner), aadPrefix],
   }
 }
 
@@ -209,14 +222,14 @@ export function resealSql(
       `${hmacSql(`?, ${id}, ?, ${newIv}, ${body}`)}) END)`,
     bindings: [
       newHeader,
-      from.enc,
-      to.enc,
-      to.outer,
-      to.inner,
+      copy(from.enc),
+      copy(to.enc),
+      copy(to.outer),
+      copy(to.inner),
       aadPrefix,
       newHeader,
-      from.enc,
-      to.enc,
+      copy(from.enc),
+      copy(to.enc),
     ],
   }
 }
