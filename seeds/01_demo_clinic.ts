@@ -113,6 +113,10 @@ const CHARTS: { demographics: Demographics; records: NewClinicalRecord[] }[] = [
 ]
 
 export async function seed(knex: Knex): Promise<void> {
+  // Published demo passwords, an admin and an emergency user: never in production.
+  if (process.env['NODE_ENV'] === 'production') {
+    throw new Error('the demo seed does not run with NODE_ENV=production')
+  }
   if ((await knex('users').where('username', 'alice').first()) !== undefined) return
   const vault = createVault({
     db: knex,

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import type { Command } from '../command.js'
+import { UsageError, type Command } from '../command.js'
 import { out } from '../io.js'
 
 const LOCAL_DB_CLI = fileURLToPath(
@@ -58,9 +58,16 @@ export const databaseCommands: Command[] = [
   },
   {
     path: ['rollback'],
-    summary: 'undo the last batch of migrations',
-    usage: '[--json]',
-    async run(rt) {
+    summary:
+      'undo the last batch of migrations (drops tables: in production it needs --yes)',
+    usage: '[--yes] [--json]',
+    options: { yes: { type: 'boolean' } },
+    async run(rt, args) {
+      if (process.env['NODE_ENV'] === 'production' && args['yes'] !== true) {
+        throw new UsageError(
+          'rollback drops the chart tables; in production add --yes if you mean it',
+        )
+      }
       const [batch, undone] = (await (await rt.db()).migrate.rollback()) as [
         number,
         string[],
@@ -77,9 +84,15 @@ export const databaseCommands: Command[] = [
   },
   {
     path: ['seed'],
-    summary: 'load the demo clinic (users, patients, charts) through the services',
+    summary:
+      'load the demo clinic (users, patients, charts) through the services; never in production',
     usage: '',
     async run(rt) {
+      if (process.env['NODE_ENV'] === 'production') {
+        throw new UsageError(
+          'the demo seed creates users with published passwords; it does not run in production',
+        )
+      }
       const [files] = (await (
         await rt.db()
       ).seed.run({ directory: SEEDS, loadExtensions: ['.ts'] })) as [string[]]
