@@ -166,7 +166,7 @@ function dummyVerifier(cost: number): Promise<string> {
 /** A refused login of a known user, in its own transaction (the caller's act failed). */
 async function recordRefusedLogin(
   ctx: VaultContext,
-  userId: Buffer,
+  userId: Buffer | null,
   detail: string,
 ): Promise<void> {
   await inTransaction(ctx.db, (trx) =>
@@ -195,7 +195,14 @@ async function unlock(
       ? await findUserByUsername(ctx.db, username)
       : undefined
   if (!row) {
-    await checkPasswordVerifier(pw, await dummyVerifier(ctx.kdfPolicy.bcryptCost))
+    // The same work as for a known user (bcrypt and scrypt at once, an audit
+    // row), so the time taken does not tell which usernames exist (review M2).
+    const [, dummyKek] = await Promise.all([
+      checkPasswordVerifier(pw, await dummyVerifier(ctx.kdfPolicy.bcryptCost)),
+      deriveKek(pw, newKdfSalt(), ctx.kdfPolicy.scrypt),
+    ])
+    wipe(dummyKek)
+    await recordRefusedLogin(ctx, null, 'unknown user')
     throw new AuthenticationError()
   }
   const [verified, kek] = await Promise.all([
