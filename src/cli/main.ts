@@ -116,7 +116,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const found = find(words)
   if (!found) {
-    err(`emr-vault: unknown command "${words.join(' ')}". Run: emr-vault --help`)
+    // Echo the words only if they look like command words: a password typed in
+    // the wrong place must not be printed back (review, LOW).
+    const shown = words.every((w) => /^[a-z-]{1,20}$/.test(w))
+      ? ` "${words.join(' ')}"`
+      : ''
+    err(`emr-vault: unknown command${shown}. Run: emr-vault --help`)
     return EXIT.usage
   }
   const { command } = found
@@ -151,7 +156,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     values = parsed.values as typeof values
     positionals = parsed.positionals.slice(command.path.length)
     if (positionals.length > 0)
-      throw new UsageError(`unexpected argument "${positionals[0]}"`)
+      // Not echoed: it may be a password typed in the wrong place.
+      throw new UsageError(
+        'unexpected argument (values go after their --flag; passwords on stdin)',
+      )
     if (dashDash >= 0) values['_'] = argv.slice(dashDash + 1)
   } catch (e) {
     err(

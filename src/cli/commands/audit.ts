@@ -65,6 +65,16 @@ function plain(e: AuditEntry) {
   }
 }
 
+/**
+ * A reason as one terminal-safe line: control characters (a newline that would
+ * fake another report line, an escape sequence from a tampered row) are shown
+ * escaped.
+ */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /[\u0000-\u001f\u007f-\u009f]/.test(text) ? JSON.stringify(text) : text
+}
+
 /** Every entry matching `filters`, page by page: memory stays one page (keyset on seq). */
 async function* entries(
   db: Knex,
@@ -145,7 +155,7 @@ export const auditCommands: Command[] = [
               r.patient,
               r.target,
               r.detail,
-              r.reason,
+              printable(r.reason),
             ]
               .join('  ')
               .trimEnd(),
