@@ -23,9 +23,11 @@ import {
   compare,
   fmt,
   interleave,
+  interleaveSteps,
   shares,
   timed,
   type Comparison,
+  type SteppedVariant,
   type Variant,
 } from './harness.js'
 import type { Scenario, ScenarioContext } from './scenario.js'
@@ -77,45 +79,34 @@ async function grantComparisons({
     at += n
   }
   const pidBytes = rowIdFromString(patientId, 'patientId')
-  const variants: Variant[] = [
+  const variants: SteppedVariant[] = [
     {
       id: 'plaintext',
       label: 'plaintext: INSERT one access-control row (baseline)',
-      run: (round) =>
-        timed(async () => {
-          for (const user of slices[round]!) {
-            await insertRows(b.db, PLAIN_ACL, [
-              {
-                patient_id: pidBytes,
-                user_id: user.idBytes,
-                granted_by: session.userIdBytes,
-              },
-            ])
-          }
-        }),
+      step: (round, i) =>
+        insertRows(b.db, PLAIN_ACL, [
+          {
+            patient_id: pidBytes,
+            user_id: slices[round]![i]!.idBytes,
+            granted_by: session.userIdBytes,
+          },
+        ]),
     },
     {
       id: 'vault',
       label: 'emr-vault Session.grant (open own grant, HPKE-seal to grantee, audit)',
-      run: (round) =>
-        timed(async () => {
-          for (const user of slices[round]!) await session.grant(patientId, user.id)
-        }),
+      step: (round, i) => session.grant(patientId, slices[round]![i]!.id),
     },
   ]
   log(`grant one patient to ${opts.grantees} users over ${opts.rounds} rounds`)
-  const samples = await interleave({
+  const samples = await interleaveSteps({
     variants,
     rounds: opts.rounds,
     warmup: opts.warmup,
-    units: 1,
+    steps: (round) => slices[round]!.length,
+    units: (round) => slices[round]!.length,
     log,
   })
-  // Per-grant time: each round granted its own share of users.
-  for (const v of variants) {
-    const s = samples.get(v.id)!
-    s.forEach((ms, i) => (s[i] = ms / per[i]!))
-  }
   const granted = Number(
     (await b.db('patient_key_grants').count({ n: '*' }).first())?.['n'] ?? 0,
   )

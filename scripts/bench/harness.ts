@@ -100,6 +100,60 @@ export async function interleave(options: {
   return samples
 }
 
+/** A variant measured one small step at a time (one INSERT, one chart read, one grant). */
+export interface SteppedVariant {
+  readonly id: string
+  readonly label: string
+  /** Unmeasured set-up of a round (e.g. making its sample records). */
+  prepare?(round: number): void | Promise<void>
+  /** Step `i` of `round`; only this is timed. */
+  step(round: number, i: number): Promise<unknown>
+}
+
+/**
+ * Like {@link interleave}, but interleaved step by step: within a round the
+ * variants take turns for every step (order rotating per step), so even drift
+ * within a round — a neighbour's fsync storm, a GC — is shared. Used where one
+ * step is milliseconds and the machine's noise is of the same order. Each
+ * sample is the round's summed step time divided by `units`.
+ */
+export async function interleaveSteps(options: {
+  readonly variants: readonly SteppedVariant[]
+  readonly rounds: number
+  readonly warmup?: number
+  readonly steps: (round: number) => number
+  readonly units: (round: number) => number
+  readonly log?: (line: string) => void
+}): Promise<Map<string, number[]>> {
+  const { variants, rounds } = options
+  const warmup = options.warmup ?? 0
+  const samples = new Map<string, number[]>(variants.map((v) => [v.id, []]))
+  for (let round = 0; round < warmup + rounds; round++) {
+    for (const v of variants) await v.prepare?.(round)
+    const total = new Map<string, number>(variants.map((v) => [v.id, 0]))
+    const steps = options.steps(round)
+    for (let i = 0; i < steps; i++) {
+      const shift = (round + i) % variants.length
+      for (const v of [...variants.slice(shift), ...variants.slice(0, shift)]) {
+        const start = performance.now()
+        await v.step(round, i)
+        total.set(v.id, total.get(v.id)! + performance.now() - start)
+      }
+    }
+    if (round < warmup) {
+      options.log?.(`warm-up round ${round + 1}/${warmup}`)
+      continue
+    }
+    for (const v of variants)
+      samples.get(v.id)!.push(total.get(v.id)! / options.units(round))
+    options.log?.(
+      `round ${round - warmup + 1}/${rounds}: ` +
+        variants.map((v) => `${v.id} ${fmt(samples.get(v.id)!.at(-1)!)}`).join(', '),
+    )
+  }
+  return samples
+}
+
 /** Summarises per-round samples against the baseline's samples of the same rounds. */
 export function compare(options: {
   readonly id: string

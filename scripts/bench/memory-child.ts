@@ -51,9 +51,12 @@ export interface ExportResult {
   readonly startRssMB: number
   /** process.resourceUsage().maxRSS at the end. */
   readonly peakRssMB: number
+  /** V8 heap in use after a full GC at the end: what the export still holds. */
+  readonly liveHeapMB: number
 }
 
-type Sink = (line: string) => Promise<void>
+/** Writes one page of NDJSON lines (one write per page, waiting for drain when full). */
+type Sink = (lines: string[]) => Promise<void>
 
 async function exportAudit(db: Knex, req: ExportRequest, sink: Sink): Promise<number> {
   const actorUserId = Buffer.from(req.actorUserId, 'hex')
@@ -66,8 +69,8 @@ async function exportAudit(db: Knex, req: ExportRequest, sink: Sink): Promise<nu
       ...(after ? { after } : {}),
     })
     if (page.length === 0) return rows
-    for (const e of page) {
-      await sink(
+    await sink(
+      page.map((e) =>
         JSON.stringify({
           seq: e.seq.toString(),
           occurredAt: e.occurredAt.toISOString(),
@@ -79,8 +82,8 @@ async function exportAudit(db: Knex, req: ExportRequest, sink: Sink): Promise<nu
           reason: e.reason,
           detail: e.detail,
         }),
-      )
-    }
+      ),
+    )
     rows += page.length
     after = page.at(-1)
   }
@@ -123,20 +126,19 @@ async function exportCharts(
           Record<string, unknown> & { id: Buffer; kind: string; created_at: Date }
         >(db, query, 'export: records')
         if (page.length === 0) break
-        for (const row of page) {
-          const fields = decodeFields(
-            RECORD_FIELDS,
-            decodeColumns('clinical_records', row, RECORD_ENCRYPTED_COLUMNS),
-          )
-          await sink(
+        await sink(
+          page.map((row) =>
             JSON.stringify({
               id: rowIdToString(row.id),
               patient: rowIdToString(pid),
               kind: row.kind,
-              ...fields,
+              ...decodeFields(
+                RECORD_FIELDS,
+                decodeColumns('clinical_records', row, RECORD_ENCRYPTED_COLUMNS),
+              ),
             }),
-          )
-        }
+          ),
+        )
         rows += page.length
         const last = page.at(-1)!
         after = { created_at: last.created_at, id: last.id }
@@ -153,9 +155,10 @@ async function run(req: ExportRequest): Promise<ExportResult> {
   const db = createDb({ ...req.config, poolMax: 2 })
   const out = createWriteStream(req.outFile)
   let bytes = 0
-  const sink: Sink = async (line) => {
-    bytes += Buffer.byteLength(line) + 1
-    if (!out.write(`${line}\n`)) await once(out, 'drain')
+  const sink: Sink = async (lines) => {
+    const chunk = lines.length === 0 ? '' : `${lines.join('\n')}\n`
+    bytes += Buffer.byteLength(chunk)
+    if (!out.write(chunk)) await once(out, 'drain')
   }
   try {
     const vault = createVault({
@@ -175,12 +178,15 @@ async function run(req: ExportRequest): Promise<ExportResult> {
     out.end()
     await once(out, 'finish')
     session?.close()
+    const peakRssMB = process.resourceUsage().maxRSS / 1024
+    ;(globalThis as { gc?: () => void }).gc?.()
     return {
       rows,
       bytes,
       ms: performance.now() - started,
       startRssMB,
-      peakRssMB: process.resourceUsage().maxRSS / 1024,
+      peakRssMB,
+      liveHeapMB: process.memoryUsage().heapUsed / 2 ** 20,
     }
   } finally {
     out.destroy()

@@ -1,11 +1,11 @@
 import { fork } from 'node:child_process'
-import { newRowId } from '../../src/db/row-id.js'
 import { rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { newRowId } from '../../src/db/row-id.js'
 import { benchSession, seedAuditRows, seedPatients, seedUserOf } from './fixtures.js'
 import { compare, fmt, interleave, median, type Variant } from './harness.js'
 import type { ExportRequest, ExportResult } from './memory-child.js'
@@ -22,7 +22,8 @@ const PAGE = 1000
 function runChild(request: ExportRequest): Promise<ExportResult> {
   return new Promise((resolve, reject) => {
     const child = fork(CHILD, [], {
-      execArgv: ['--import', TSX],
+      // --expose-gc: the child reports its live heap after a full GC at the end.
+      execArgv: ['--expose-gc', '--import', TSX],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     let settled = false
@@ -128,7 +129,8 @@ export const memoryScenario: Scenario = async ({ opts, bench, log }) => {
     const rows = r[0]!.rows
     return (
       `${id}: ${rows.toLocaleString('en-GB')} rows, ${fmt(r[0]!.bytes / 2 ** 20)} MB written in ${fmt(ms / 1000)} s ` +
-      `(${fmt(rows / (ms / 1000))} rows/s); RSS after start-up ${fmt(median(r.map((x) => x.startRssMB)))} MB`
+      `(${fmt(rows / (ms / 1000))} rows/s); RSS after start-up ${fmt(median(r.map((x) => x.startRssMB)))} MB, ` +
+      `live heap after a full GC at the end ${fmt(median(r.map((x) => x.liveHeapMB)))} MB`
     )
   }
   const comparisons = (['audit', 'chart'] as const).map((kind) => {

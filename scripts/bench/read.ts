@@ -13,7 +13,7 @@ import {
   seedPatients,
   seedUserOf,
 } from './fixtures.js'
-import { compare, interleave, timed, type Variant } from './harness.js'
+import { compare, interleaveSteps, type SteppedVariant } from './harness.js'
 import type { Scenario } from './scenario.js'
 
 /** A chart entry as the application gets it: text fields, whichever store it came from. */
@@ -93,16 +93,13 @@ export const readScenario: Scenario = async ({ opts, bench, log }) => {
     id: string,
     label: string,
     read: () => Promise<unknown[]>,
-  ): Variant => ({
+  ): SteppedVariant => ({
     id,
     label,
-    run: () =>
-      timed(async () => {
-        for (let i = 0; i < opts.reads; i++) check(await read())
-      }),
+    step: async () => check(await read()),
   })
 
-  const variants: Variant[] = [
+  const variants: SteppedVariant[] = [
     variant('plaintext', 'plaintext SELECT (baseline)', async () => {
       const rows = await selectRows<Record<string, unknown>>(
         b.db,
@@ -153,11 +150,12 @@ export const readScenario: Scenario = async ({ opts, bench, log }) => {
     ),
   ]
   log(`read: ${opts.reads} reads of a ${opts.chart}-record chart per variant per round`)
-  const samples = await interleave({
+  const samples = await interleaveSteps({
     variants,
     rounds: opts.rounds,
     warmup: opts.warmup,
-    units: opts.reads,
+    steps: () => opts.reads,
+    units: () => opts.reads,
     log,
   })
   session.close()

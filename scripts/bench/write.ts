@@ -20,7 +20,7 @@ import {
   sampleRecord,
   vaultRow,
 } from './fixtures.js'
-import { compare, fmt, interleave, timed, type Variant } from './harness.js'
+import { compare, fmt, interleaveSteps, type SteppedVariant } from './harness.js'
 import type { Scenario } from './scenario.js'
 
 /** Average stored bytes of a record's four value columns in `table`. */
@@ -58,117 +58,118 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
   const batchOf = (): NewClinicalRecord[] =>
     Array.from({ length: n }, () => sampleRecord(counter++))
 
-  /** A variant whose round inserts `n` fresh sample records, made outside the timing. */
+  /**
+   * A variant that inserts `n` fresh sample records per round (made outside the
+   * timing), `per` records per step: one INSERT statement per step.
+   */
   const variant = (
     id: string,
     label: string,
-    insert: (records: NewClinicalRecord[]) => Promise<void>,
-  ): Variant => ({
-    id,
-    label,
-    run: async () => {
-      const records = batchOf()
-      return timed(() => insert(records))
-    },
-  })
+    per: number,
+    insert: (records: NewClinicalRecord[]) => Promise<unknown>,
+  ): SteppedVariant => {
+    let records: NewClinicalRecord[] = []
+    return {
+      id,
+      label,
+      prepare: () => {
+        records = batchOf()
+      },
+      step: (_round, i) => insert(records.slice(i * per, (i + 1) * per)),
+    }
+  }
+  const one = (
+    id: string,
+    label: string,
+    insert: (record: NewClinicalRecord) => Promise<unknown>,
+  ) => variant(id, label, 1, (records) => insert(records[0]!))
 
-  const single: Variant[] = [
-    variant('plaintext', 'plaintext INSERT (baseline)', async (records) => {
-      for (const r of records)
-        await insertRows(b.db, PLAIN_RECORDS, [plainRow(newRowId(), pid, author, r)])
-    }),
-    variant('app-gcm', 'app-side AES-256-GCM (cloak format)', async (records) => {
-      for (const r of records)
-        await insertRows(b.db, APP_RECORDS, [appRow(newRowId(), pid, author, r, appKey)])
-    }),
-    variant('envelope', 'emr-vault SQL envelope (repository insert)', async (records) => {
-      for (const r of records) {
+  const single: SteppedVariant[] = [
+    one('plaintext', 'plaintext INSERT (baseline)', (r) =>
+      insertRows(b.db, PLAIN_RECORDS, [plainRow(newRowId(), pid, author, r)]),
+    ),
+    one('app-gcm', 'app-side AES-256-GCM (cloak format)', (r) =>
+      insertRows(b.db, APP_RECORDS, [appRow(newRowId(), pid, author, r, appKey)]),
+    ),
+    one('envelope', 'emr-vault SQL envelope (repository insert)', (r) =>
+      insertRecord(
+        b.db,
+        { id: newRowId(), patientId: pid, kind: 'note', authorId: author },
+        encodeFields(RECORD_FIELDS, r as unknown as Record<string, unknown>, false, [
+          'kind',
+        ]),
+        keys,
+      ),
+    ),
+    one(
+      'no-audit',
+      'emr-vault: grant check + envelope, in a transaction, no audit',
+      (r) => {
         const values = encodeFields(
           RECORD_FIELDS,
           r as unknown as Record<string, unknown>,
           false,
           ['kind'],
         )
-        await insertRecord(
-          b.db,
-          { id: newRowId(), patientId: pid, kind: 'note', authorId: author },
-          values,
-          keys,
-        )
-      }
-    }),
-    variant(
-      'no-audit',
-      'emr-vault: grant check + envelope, in a transaction, no audit',
-      async (records) => {
-        for (const r of records) {
-          const values = encodeFields(
-            RECORD_FIELDS,
-            r as unknown as Record<string, unknown>,
-            false,
-            ['kind'],
+        return inTransaction(b.db, async (trx) => {
+          const k = await patientFieldKeys(trx, session, pid, true)
+          await insertRecord(
+            trx,
+            { id: newRowId(), patientId: pid, kind: 'note', authorId: author },
+            values,
+            k,
           )
-          await inTransaction(b.db, async (trx) => {
-            const k = await patientFieldKeys(trx, session, pid, true)
-            await insertRecord(
-              trx,
-              { id: newRowId(), patientId: pid, kind: 'note', authorId: author },
-              values,
-              k,
-            )
-          })
-        }
+        })
       },
     ),
-    variant(
-      'session',
-      'emr-vault Session.addRecord (grant check + audit)',
-      async (records) => {
-        for (const r of records) await session.addRecord(patientId, r)
-      },
+    one('session', 'emr-vault Session.addRecord (grant check + audit)', (r) =>
+      session.addRecord(patientId, r),
     ),
   ]
   log(`write, one record per statement: ${n} records per variant per round`)
-  const singleSamples = await interleave({
+  const singleSamples = await interleaveSteps({
     variants: single,
     rounds: opts.rounds,
     warmup: opts.warmup,
-    units: n,
+    steps: () => n,
+    units: () => n,
     log,
   })
 
-  const batched: Variant[] = [
-    variant('plaintext', 'plaintext multi-row INSERT (baseline)', (records) =>
+  const batch = Math.min(opts.batch, n)
+  const batched: SteppedVariant[] = [
+    variant('plaintext', 'plaintext multi-row INSERT (baseline)', batch, (records) =>
       insertRows(
         b.db,
         PLAIN_RECORDS,
         records.map((r) => plainRow(newRowId(), pid, author, r)),
-        opts.batch,
+        batch,
       ),
     ),
-    variant('app-gcm', 'app-side AES-256-GCM, multi-row INSERT', (records) =>
+    variant('app-gcm', 'app-side AES-256-GCM, multi-row INSERT', batch, (records) =>
       insertRows(
         b.db,
         APP_RECORDS,
         records.map((r) => appRow(newRowId(), pid, author, r, appKey)),
-        opts.batch,
+        batch,
       ),
     ),
-    variant('envelope', 'emr-vault SQL envelope, multi-row INSERT', (records) =>
+    variant('envelope', 'emr-vault SQL envelope, multi-row INSERT', batch, (records) =>
       insertRows(
         b.db,
         'clinical_records',
         records.map((r) => vaultRow(b.db, newRowId(), pid, author, r, keys)),
-        opts.batch,
+        batch,
       ),
     ),
   ]
-  log(`write, batched: ${opts.batch} rows per INSERT`)
-  const batchedSamples = await interleave({
+  log(`write, batched: ${batch} rows per INSERT`)
+  const batchedSamples = await interleaveSteps({
     variants: batched,
     rounds: opts.rounds,
     warmup: opts.warmup,
-    units: n,
+    steps: () => Math.ceil(n / batch),
+    units: () => n,
     log,
   })
 
@@ -201,7 +202,7 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
       }),
       compare({
         id: 'write.batched',
-        title: `${opts.batch} records per multi-row INSERT`,
+        title: `${batch} records per multi-row INSERT`,
         unit: 'ms/record',
         baseline: 'plaintext',
         variants: batched,
