@@ -201,6 +201,30 @@ export async function deleteSealsOfVersion(
   )
 }
 
+/**
+ * Removes one grant, named by its whole primary key; returns how many rows (0 or 1).
+ * An equality on the whole unique key locks that row only, no gap: a delete by
+ * (patient, user) runs as a range scan of `patient_key_grants_by_user` and
+ * gap-locks the neighbouring entries, which belong to other patients, so two
+ * revokes or rotations of different patients inserting their new grants
+ * deadlocked on those gaps (seen in the concurrency soak).
+ */
+export async function deleteGrant(
+  db: Executor,
+  patientId: Buffer,
+  version: number,
+  userId: Buffer,
+): Promise<number> {
+  const { affectedRows } = await executeWrite(
+    db,
+    db('patient_key_grants')
+      .delete()
+      .where({ patient_id: patientId, key_version: version, user_id: userId }),
+    'delete grant',
+  )
+  return affectedRows
+}
+
 /** Removes one user's grants for a patient (every version); returns how many. */
 export async function deleteUserGrants(
   db: Executor,

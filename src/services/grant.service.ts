@@ -7,6 +7,7 @@ import {
   insertGrant,
   listGrantedPatientIds,
   listGrantees,
+  lockPatientKeyVersion,
 } from '../repositories/patient-key.repository.js'
 import { findUserById } from '../repositories/user.repository.js'
 import type { AccessEntry } from './domain.js'
@@ -38,7 +39,14 @@ export async function grantPatient(
     ctx,
     act,
     async (trx) => {
-      // FOR SHARE: a concurrent rotation waits, so the grant is for the current version.
+      // The patient row first, exclusively (the lock order of revoke and rotation:
+      // patient row, then grants, audit head last). It serialises grants of one
+      // patient: with only the shared lock of requireGrant, two users granting the
+      // same grantee at once both found no grant and the second INSERT failed with
+      // ER_DUP_ENTRY instead of reporting `created: false` (found by the
+      // concurrency soak). It also holds off a rotation, so the grant is sealed
+      // for the current version; the grant check below reads after the lock.
+      await lockPatientKeyVersion(trx, pid)
       const own = await requireGrant(trx, session, pid, true)
       const grantee = await findUserById(trx, gid)
       if (!grantee) throw new NotFoundError('user', granteeUserId)

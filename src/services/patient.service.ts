@@ -12,6 +12,7 @@ import {
   insertGrant,
   insertKeyVersion,
   insertRecoverySeal,
+  lockPatientKeyVersion,
 } from '../repositories/patient-key.repository.js'
 import { sealToEmergencyKey } from './break-glass.service.js'
 import { DEMOGRAPHIC_FIELDS, decodeFields, encodeFields } from './chart-fields.js'
@@ -136,6 +137,12 @@ export async function updatePatient(
     patientId: id,
   } as const
   await auditedTransaction(ctx, act, async (trx) => {
+    // The row this UPDATE writes, locked exclusively first: with only the shared
+    // lock of the grant check, two updates of one patient (or an update and a
+    // waiting rotation) each held S and asked for X, a deadlock InnoDB broke by
+    // rolling one back (seen in the concurrency soak). A patient that does not
+    // exist locks nothing and is refused by the grant check like any other.
+    await lockPatientKeyVersion(trx, id)
     const keys = await patientFieldKeys(trx, session, id, true)
     if (!(await updatePatientRow(trx, id, values, keys))) {
       throw new NotFoundError('patient', patientId)

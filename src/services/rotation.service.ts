@@ -11,7 +11,7 @@ import {
 } from '../repositories/reencryption.repository.js'
 import {
   deleteSealsOfVersion,
-  deleteUserGrants,
+  deleteGrant,
   findCurrentGrant,
   insertGrant,
   insertKeyVersion,
@@ -186,7 +186,10 @@ export async function revokeAccess(
         if (!(await findCurrentGrant(trx, pid, uid))) {
           throw new NotFoundError('grant', `${patientId}/${userId}`)
         }
-        await deleteUserGrants(trx, pid, uid)
+        // The grant of the current version only, by its primary key (no gap locks:
+        // see deleteGrant). No other version holds grants: every rotation deletes
+        // the old version's in its own transaction, as rotateWithin does below.
+        await deleteGrant(trx, pid, current, uid)
         const keep: PatientKeyOpener = async () => Buffer.from(ownKey)
         return await rotateWithin(trx, ctx, pid, keep, session.userIdBytes)
       } finally {
