@@ -154,7 +154,9 @@ export async function listGrantsWithKeys(
       .join('users as u', 'u.id', 'g.user_id')
       .select('g.*', 'u.public_key')
       .where({ 'g.patient_id': patientId, 'g.key_version': version })
-      // Expired break-glass grants are not carried to the new version.
+      // Disabled users' and expired break-glass grants are not carried to the new
+      // version (security review M4): a rotation ends their access for good.
+      .whereNull('u.disabled_at')
       .andWhere(function () {
         this.whereNull('g.expires_at').orWhere(
           'g.expires_at',

@@ -244,7 +244,7 @@ export async function grantEmergencyKey(
         user_id: uid,
         sealed_private_key: await sealPatientKey(emergencyPrivate, user.public_key, {
           ...EMERGENCY_KEY_SEAL,
-          recipientId: userId,
+          recipientId: rowIdToString(uid),
         }),
         granted_by: authority.admin.userIdBytes,
       })
@@ -345,7 +345,7 @@ export async function breakGlass(
         recipientId: session.userId,
       })
       patientKey = await openPatientKey(seal.sealed_key, emergencyPrivate, {
-        patientId,
+        patientId: rowIdToString(pid),
         keyVersion: version,
         recipientId: emergencyRecipientId(key.public_key),
       })
@@ -356,7 +356,7 @@ export async function breakGlass(
         key_version: version,
         user_id: session.userIdBytes,
         sealed_key: await sealPatientKey(patientKey, session.publicKey, {
-          patientId,
+          patientId: rowIdToString(pid),
           keyVersion: version,
           recipientId: session.userId,
         }),

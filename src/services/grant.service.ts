@@ -3,6 +3,7 @@ import { sealPatientKey } from '../crypto/patient-key-seal.js'
 import { rowIdFromString, rowIdToString } from '../db/row-id.js'
 import { NotFoundError, ValidationError } from '../errors/index.js'
 import {
+  deleteGrant,
   findCurrentGrant,
   insertGrant,
   listGrantedPatientIds,
@@ -12,7 +13,7 @@ import {
 import { findUserById } from '../repositories/user.repository.js'
 import type { AccessEntry } from './domain.js'
 import { auditedTransaction } from './audited.js'
-import { openGrant, requireGrant } from './patient-access.js'
+import { openGrant, requireGrant, requireLastingGrant } from './patient-access.js'
 import type { Session } from './session.js'
 import type { VaultContext } from './vault-context.js'
 
@@ -47,7 +48,7 @@ export async function grantPatient(
       // concurrency soak). It also holds off a rotation, so the grant is sealed
       // for the current version; the grant check below reads after the lock.
       await lockPatientKeyVersion(trx, pid)
-      const own = await requireGrant(trx, session, pid, true)
+      const own = requireLastingGrant(await requireGrant(trx, session, pid, true))
       const grantee = await findUserById(trx, gid)
       if (!grantee) throw new NotFoundError('user', granteeUserId)
       if (grantee.disabled_at !== null) {
@@ -57,10 +58,12 @@ export async function grantPatient(
       const patientKey = await openGrant(session, own)
       try {
         const sealed = await sealPatientKey(patientKey, grantee.public_key, {
-          patientId,
+          patientId: rowIdToString(pid),
           keyVersion: own.key_version,
-          recipientId: granteeUserId,
+          recipientId: rowIdToString(gid),
         })
+        // A row left under this key is an expired break-glass grant: replace it.
+        await deleteGrant(trx, pid, own.key_version, gid)
         await insertGrant(trx, {
           patient_id: pid,
           key_version: own.key_version,

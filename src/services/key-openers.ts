@@ -6,7 +6,7 @@ import { ConfigurationError, IntegrityError } from '../errors/index.js'
 import { findRecoverySeal } from '../repositories/patient-key.repository.js'
 import type { Executor } from '../sql/prepared.js'
 import { asIntegrityError } from './crypto-errors.js'
-import { openGrant, requireGrant } from './patient-access.js'
+import { openGrant, requireGrant, requireLastingGrant } from './patient-access.js'
 import type { Session } from './session.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
@@ -23,7 +23,7 @@ export type PatientKeyOpener = (
 
 export function grantOpener(session: Session): PatientKeyOpener {
   return async (db, patientId, version) => {
-    const grant = await requireGrant(db, session, patientId, true)
+    const grant = requireLastingGrant(await requireGrant(db, session, patientId, true))
     if (grant.key_version !== version) {
       throw new IntegrityError(
         `grant of patient ${rowIdToString(patientId)} is not for the current key`,

@@ -28,6 +28,20 @@ export async function requireGrant(
   return grant
 }
 
+/**
+ * A break-glass grant (one with an expiry) lets its holder read and write the
+ * chart, never hand access on: granting, revoking or rotating from it would turn
+ * a time-limited emergency access into a lasting one (security review H2).
+ */
+export function requireLastingGrant(grant: PatientKeyGrantRow): PatientKeyGrantRow {
+  if (grant.expires_at !== null) {
+    throw new AccessDeniedError(
+      `a break-glass grant cannot grant, revoke or rotate patient ${rowIdToString(grant.patient_id)}`,
+    )
+  }
+  return grant
+}
+
 /** Opens the patient key sealed in `grant` with the session's private key. Caller wipes it. */
 export async function openGrant(
   session: Session,

@@ -4,6 +4,7 @@ import { sealPatientKey } from '../crypto/patient-key-seal.js'
 import { rowIdFromString, rowIdToString } from '../db/row-id.js'
 import { AccessDeniedError, NotFoundError, ValidationError } from '../errors/index.js'
 import {
+  deleteGrant,
   findCurrentGrant,
   insertGrant,
   listCurrentGrantsOfUser,
@@ -118,14 +119,17 @@ export async function restorePatientAccess(
     if (await findCurrentGrant(trx, pid, uid)) return { created: false }
     const patientKey = await open(trx, pid, version)
     try {
+      // A row left under this key is an expired break-glass grant: replace it.
+      await deleteGrant(trx, pid, version, uid)
       await insertGrant(trx, {
         patient_id: pid,
         key_version: version,
         user_id: uid,
+        // Ids as the openers rebuild them (lower-case), never the caller's spelling.
         sealed_key: await sealPatientKey(patientKey, user.public_key, {
-          patientId,
+          patientId: rowIdToString(pid),
           keyVersion: version,
-          recipientId: userId,
+          recipientId: rowIdToString(uid),
         }),
         granted_by: authority.admin.userIdBytes,
       })

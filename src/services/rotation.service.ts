@@ -12,7 +12,6 @@ import {
 import {
   deleteSealsOfVersion,
   deleteGrant,
-  findCurrentGrant,
   insertGrant,
   insertKeyVersion,
   insertRecoverySeal,
@@ -183,13 +182,13 @@ export async function revokeAccess(
       // it could be the one deleted (a user may revoke themselves).
       const ownKey = await grantOpener(session)(trx, pid, current)
       try {
-        if (!(await findCurrentGrant(trx, pid, uid))) {
-          throw new NotFoundError('grant', `${patientId}/${userId}`)
-        }
         // The grant of the current version only, by its primary key (no gap locks:
         // see deleteGrant). No other version holds grants: every rotation deletes
         // the old version's in its own transaction, as rotateWithin does below.
-        await deleteGrant(trx, pid, current, uid)
+        // Found whether or not the user is disabled (security review M4).
+        if ((await deleteGrant(trx, pid, current, uid)) === 0) {
+          throw new NotFoundError('grant', `${patientId}/${userId}`)
+        }
         const keep: PatientKeyOpener = async () => Buffer.from(ownKey)
         return await rotateWithin(trx, ctx, pid, keep, session.userIdBytes)
       } finally {

@@ -197,4 +197,33 @@ describe('break-glass', () => {
       erin.userId,
     )
   })
+
+  it('a break-glass grant reads but cannot grant, revoke or rotate; an expired one can be replaced by a real grant', async () => {
+    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    await erin.breakGlass(patientId, 'Unconscious, no registered clinician on shift')
+    expect((await erin.readPatient(patientId)).fullName).to.equal(
+      DEMO_DEMOGRAPHICS.fullName,
+    )
+    for (const attempt of [
+      () => erin.grant(patientId, dave.userId),
+      () => erin.revoke(patientId, alice.userId),
+      () => erin.rotatePatientKey(patientId),
+    ]) {
+      await expect(attempt()).to.be.rejectedWith(
+        AccessDeniedError,
+        /break-glass grant cannot/,
+      )
+    }
+    await testDb()('patient_key_grants')
+      .where({
+        patient_id: rowIdFromString(patientId, 'p'),
+        user_id: rowIdFromString(erin.userId, 'u'),
+      })
+      .update({ expires_at: new Date(Date.now() - 1000) })
+    expect(await alice.grant(patientId, erin.userId)).to.deep.equal({ created: true })
+    expect((await erin.readPatient(patientId)).fullName).to.equal(
+      DEMO_DEMOGRAPHICS.fullName,
+    )
+    await erin.grant(patientId, dave.userId) // a lasting grant may grant
+  })
 })

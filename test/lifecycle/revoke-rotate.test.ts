@@ -229,4 +229,38 @@ describe('revoke and rotate', () => {
       .where('id', last.id)
       .update({ title_enc: last.title_enc })
   })
+
+  it('ids in any letter case make grants that open (review M3)', async () => {
+    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    expect(
+      await alice.grant(patientId.toUpperCase(), bob.userId.toUpperCase()),
+    ).to.deep.equal({ created: true })
+    expect((await bob.readPatient(patientId)).fullName).to.equal(
+      DEMO_DEMOGRAPHICS.fullName,
+    )
+    await alice.revoke(patientId, bob.userId)
+  })
+
+  it("a disabled user's grant can be revoked, and a rotation does not carry it over (review M4)", async () => {
+    const dave = await registerTestUser(vault, 'rv-dave')
+    const first = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const second = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    await alice.grant(first, dave.user.id)
+    await alice.grant(second, dave.user.id)
+    await vault.disableUser(dave.user.id)
+    expect(await alice.revoke(first, dave.user.id)).to.include({
+      fromVersion: 1,
+      toVersion: 2,
+    })
+    await alice.rotatePatientKey(second)
+    await vault.enableUser(dave.user.id)
+    const session = await vault.login(dave.username, dave.password)
+    try {
+      await expect(session.readPatient(first)).to.be.rejectedWith(AccessDeniedError)
+      await expect(session.readPatient(second)).to.be.rejectedWith(AccessDeniedError)
+      expect(await session.listAccessiblePatients()).to.deep.equal([])
+    } finally {
+      session.close()
+    }
+  })
 })
