@@ -14,6 +14,10 @@ import { engineName, isOn, setting, type ServerFacts } from './doctor-server-fac
 
 export const GENERAL_LOG = line('general_log', 'General query log off')
 export const SLOW_QUERY_LOG = line('slow_query_log', 'Slow query log off')
+export const DEADLOCK_LOG = line(
+  'innodb_print_all_deadlocks',
+  'Deadlocks not written to the error log',
+)
 export const BINLOG_FORMAT = line('binlog_format', 'Row-based binary log format')
 export const BINLOG_QUERY_EVENTS = line(
   'binlog_query_events',
@@ -160,4 +164,25 @@ export function binlogQueryEventsCheck(facts: ServerFacts): PostureCheck {
           'would write each statement with its parameters expanded.',
         fix,
       )
+}
+
+/**
+ * InnoDB keeps the statements of the latest deadlock with their parameters
+ * expanded (keys, pads, plaintext), even for prepared statements: seen in
+ * `SHOW ENGINE INNODB STATUS` by PROCESS holders (the watching-accounts check),
+ * and with `innodb_print_all_deadlocks = ON` written to the error log on disk for
+ * every deadlock (found by the concurrency soak test). FAIL when ON.
+ */
+export function deadlockLogCheck(facts: ServerFacts): PostureCheck {
+  const check = DEADLOCK_LOG
+  if (!isOn(facts, 'innodb_print_all_deadlocks')) {
+    return check.pass(
+      'innodb_print_all_deadlocks is OFF (the latest deadlock is still shown, with values, to PROCESS holders by SHOW ENGINE INNODB STATUS).',
+    )
+  }
+  return check.fail(
+    'innodb_print_all_deadlocks is ON: every deadlock is written to the error log with ' +
+      'its statements expanded, keys and patient data included.',
+    'SET GLOBAL innodb_print_all_deadlocks = OFF, and remove it from the server configuration.',
+  )
 }

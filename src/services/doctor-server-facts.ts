@@ -29,6 +29,7 @@ const VARIABLES = [
   // MariaDB
   'binlog_annotate_row_events',
   'innodb_force_primary_key',
+  'innodb_print_all_deadlocks',
 ] as const
 
 export type DoctorVariable = (typeof VARIABLES)[number]

@@ -11,6 +11,8 @@ import {
   SLOW_QUERY_LOG,
   binlogFormatCheck,
   binlogQueryEventsCheck,
+  deadlockLogCheck,
+  DEADLOCK_LOG,
   generalLogCheck,
   slowQueryLogCheck,
 } from './doctor-logs.js'
@@ -113,6 +115,7 @@ export async function runDoctor(
     await guarded([SERVER_VERSION], () => serverVersionCheck(needFacts())),
     await guarded([BLOCK_ENCRYPTION_MODE], () => blockEncryptionModeCheck(db)),
     await guarded([GENERAL_LOG], () => generalLogCheck(needFacts())),
+    await guarded([DEADLOCK_LOG], () => deadlockLogCheck(needFacts())),
     await guarded([SLOW_QUERY_LOG], () => slowQueryLogCheck(needFacts(), production)),
     await guarded([BINLOG_FORMAT], () => binlogFormatCheck(needFacts())),
     await guarded([BINLOG_QUERY_EVENTS], () => binlogQueryEventsCheck(needFacts())),

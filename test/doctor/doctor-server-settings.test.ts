@@ -21,6 +21,14 @@ describe('doctor: server settings changed at runtime', () => {
     expect(check(await doctor(), 'general_log').status).to.equal('PASS')
   })
 
+  it('FAILs innodb_print_all_deadlocks = ON (deadlocked statements are logged with their values)', async () => {
+    const checks = await withGlobals({ innodb_print_all_deadlocks: 'ON' }, () => doctor())
+    const line = check(checks, 'innodb_print_all_deadlocks')
+    expect(line.status).to.equal('FAIL')
+    expect(line.fix).to.match(/SET GLOBAL innodb_print_all_deadlocks = OFF/)
+    expect(check(await doctor(), 'innodb_print_all_deadlocks').status).to.equal('PASS')
+  })
+
   it('WARNs general_log = ON with log_output = NONE (nothing written, one switch away)', async () => {
     const checks = await withGlobals({ log_output: 'NONE', general_log: 'ON' }, () =>
       doctor(),
