@@ -408,6 +408,22 @@ describe('emr-vault command line (child process)', function () {
           .split('\n')
           .map((l) => (JSON.parse(l) as { action: string }).action),
       ).to.deep.equal(actions)
+      // An anchor file: created by a good run, checked by the next; a head the chain
+      // does not contain (as after a cut log with an old head restored) fails.
+      const anchor = join(dir, 'audit-anchor.json')
+      expect((await runCli(['audit', 'verify', '--anchor', anchor])).code).to.equal(0)
+      const recorded = JSON.parse(readFileSync(anchor, 'utf8')) as { lastSeq: string }
+      expect(Number(recorded.lastSeq)).to.be.greaterThan(0)
+      expect((await runCli(['audit', 'verify', '--anchor', anchor])).code).to.equal(0)
+      writeFileSync(
+        anchor,
+        JSON.stringify({ lastSeq: '999999999', lastMac: 'ab'.repeat(32) }),
+      )
+      const cut = await runCli(['audit', 'verify', '--anchor', anchor])
+      expect(cut.code).to.equal(1)
+      expect(cut.stdout).to.match(/^FAIL/)
+      writeFileSync(anchor, 'not json')
+      expect((await runCli(['audit', 'verify', '--anchor', anchor])).code).to.equal(3)
       const badFormat = await runCli(['audit', 'export', '--format', 'xml'])
       expect(badFormat.code).to.equal(2)
     })

@@ -1,3 +1,5 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { ConfigurationError } from '../../errors/index.js'
 import type { Knex } from 'knex'
 import { rowIdFromString, rowIdToString } from '../../db/row-id.js'
 import { UsageError } from '../command.js'
@@ -9,7 +11,7 @@ import {
   type AuditEntry,
   type AuditReportFilters,
 } from '../../services/audit.service.js'
-import { verifyAuditChain } from '../../services/audit-verify.js'
+import { verifyAuditChain, type AuditHeadState } from '../../services/audit-verify.js'
 import { devAuditKey } from '../deployment-keys.js'
 import type { CliRuntime } from '../runtime.js'
 
@@ -75,6 +77,31 @@ function printable(text: string): string {
   return /[\u0000-\u001f\u007f-\u009f]/.test(text) ? JSON.stringify(text) : text
 }
 
+/** An anchor file: the head of an earlier good verify, `{ "lastSeq": "…", "lastMac": hex }`. */
+function readAnchor(path: string): AuditHeadState | undefined {
+  if (!existsSync(path)) return undefined // the first run creates it
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as {
+      lastSeq: string
+      lastMac: string
+    }
+    const lastMac = Buffer.from(parsed.lastMac, 'hex')
+    if (lastMac.length !== 32 || !/^\d+$/.test(parsed.lastSeq)) throw new Error('shape')
+    return { lastSeq: BigInt(parsed.lastSeq), lastMac }
+  } catch {
+    throw new ConfigurationError(
+      `${path} is not an audit anchor file (expected {"lastSeq","lastMac"})`,
+    )
+  }
+}
+
+function writeAnchor(path: string, head: AuditHeadState): void {
+  writeFileSync(
+    path,
+    `${JSON.stringify({ lastSeq: head.lastSeq.toString(), lastMac: head.lastMac.toString('hex') })}\n`,
+  )
+}
+
 /** Every entry matching `filters`, page by page: memory stays one page (keyset on seq). */
 async function* entries(
   db: Knex,
@@ -104,12 +131,22 @@ export const auditCommands: Command[] = [
     path: ['audit', 'verify'],
     summary:
       'check the audit chain; exit 1 and name the first bad row if it was edited, deleted, inserted or reordered',
-    usage: '[--json]',
-    async run(rt) {
+    usage: '[--anchor FILE] [--json]',
+    help: [
+      '  --anchor FILE  a head recorded outside the database by an earlier good run: the chain',
+      '                 must still contain it (catches a log cut at the end with an old head',
+      '                 restored). After a good run the new head is written back to FILE.',
+    ],
+    options: { anchor: { type: 'string' } },
+    async run(rt, args) {
+      const anchorFile = typeof args['anchor'] === 'string' ? args['anchor'] : undefined
+      const anchor = anchorFile ? readAnchor(anchorFile) : undefined
       const progress = new Progress('audit verify')
       const result = await verifyAuditChain(await rt.db(), devAuditKey(), {
         onProgress: (n) => progress.update(n),
+        ...(anchor ? { anchor } : {}),
       })
+      if (result.ok && anchorFile) writeAnchor(anchorFile, result.head)
       progress.done(
         result.ok
           ? `${result.rows} rows verified`
