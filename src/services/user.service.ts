@@ -11,6 +11,7 @@ import { normalizePassword } from '../crypto/password.js'
 import { unwrapPrivateKey, wrapPrivateKey } from '../crypto/private-key-wrap.js'
 import { newRowId, rowIdFromString, rowIdToString } from '../db/row-id.js'
 import {
+  AccessDeniedError,
   AuthenticationError,
   DatabaseError,
   IntegrityError,
@@ -104,10 +105,25 @@ export async function credentialsFor(
   }
 }
 
+/**
+ * The acting administrator of a user-management act, checked and recorded in
+ * the audit row; without one the act is recorded with no actor (self-service
+ * or bootstrap, as the application decides).
+ */
+function adminActor(admin: Session | undefined): Buffer | null {
+  if (!admin) return null
+  admin.privateKey() // an open session
+  if (!admin.roles.includes('admin'))
+    throw new AccessDeniedError('managing users needs the admin role')
+  return admin.userIdBytes
+}
+
 export async function registerUser(
   ctx: VaultContext,
   input: NewUser,
+  admin?: Session,
 ): Promise<UserSummary> {
+  const actorUserId = adminActor(admin)
   const fields = requireObject(input, 'user')
   const username = checkUsername(fields['username'])
   const displayName = fields['displayName']
@@ -138,7 +154,7 @@ export async function registerUser(
     }
     await auditedTransaction(
       ctx,
-      { actorUserId: null, action: 'user.register', targetUserId: id },
+      { actorUserId, action: 'user.register', targetUserId: id },
       (trx) => insertUser(trx, row),
     )
     return summary({ ...row, disabled_at: null } as UserRow)
@@ -356,10 +372,12 @@ export async function setDisabled(
   ctx: VaultContext,
   userId: string,
   disabled: boolean,
+  admin?: Session,
 ): Promise<void> {
+  const actorUserId = adminActor(admin)
   const id = rowIdFromString(userId, 'userId')
   const act = {
-    actorUserId: null,
+    actorUserId,
     action: disabled ? 'user.disable' : 'user.enable',
     targetUserId: id,
   } as const

@@ -37,7 +37,8 @@ export interface VaultOptions {
 
 /** The entry point of the library. */
 export interface Vault {
-  registerUser(user: NewUser): Promise<UserSummary>
+  /** Registers a user; with `admin` (admin role) the act is attributed to them in the audit log. */
+  registerUser(user: NewUser, admin?: Session): Promise<UserSummary>
   login(username: string, password: string): Promise<Session>
   changePassword(
     username: string,
@@ -46,8 +47,9 @@ export interface Vault {
   ): Promise<void>
   findUser(username: string): Promise<UserSummary>
   listUsers(): Promise<UserSummary[]>
-  disableUser(userId: string): Promise<void>
-  enableUser(userId: string): Promise<void>
+  /** Disables a user: open sessions lose access at their next statement. */
+  disableUser(userId: string, admin?: Session): Promise<void>
+  enableUser(userId: string, admin?: Session): Promise<void>
   /** Forgotten password: new key pair and password, patients re-granted from the recovery key. */
   recoverUser(
     authority: RecoveryAuthority,
@@ -94,14 +96,14 @@ export function createVault(options: VaultOptions): Vault {
     now: options.now ?? Date.now,
   }
   return {
-    registerUser: (user) => users.registerUser(ctx, user),
+    registerUser: (user, admin) => users.registerUser(ctx, user, admin),
     login: (username, password) => users.login(ctx, username, password),
     changePassword: (username, oldPassword, newPassword) =>
       users.changePassword(ctx, username, oldPassword, newPassword),
     findUser: (username) => users.findUser(ctx, username),
     listUsers: () => users.listUsers(ctx),
-    disableUser: (userId) => users.setDisabled(ctx, userId, true),
-    enableUser: (userId) => users.setDisabled(ctx, userId, false),
+    disableUser: (userId, admin) => users.setDisabled(ctx, userId, true, admin),
+    enableUser: (userId, admin) => users.setDisabled(ctx, userId, false, admin),
     recoverUser: (authority, username, newPassword) =>
       recovery.recoverUser(ctx, authority, username, newPassword),
     rotateAll: (authority, options) => rotation.rotateAll(ctx, authority, options),

@@ -6,7 +6,12 @@ import { engineFromEnv, localServerStatus } from '../../scripts/local-db/index.j
 import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
 import { testDb } from '../support/test-env.js'
-import { RUN_RECOVERY, testVault, uniqueName } from '../support/vault-fixture.js'
+import {
+  registerTestUser,
+  RUN_RECOVERY,
+  testVault,
+  uniqueName,
+} from '../support/vault-fixture.js'
 import { runCli } from './run-cli.js'
 
 describe('emr-vault command line (child process)', function () {
@@ -26,9 +31,12 @@ describe('emr-vault command line (child process)', function () {
   }
   let patientId: string
   let alice: Session
+  // The administrator who registers the CLI's users (made through the library).
+  let boss: { username: string; password: string }
 
   before(async () => {
     ;({ vault } = testVault())
+    boss = await registerTestUser(vault, 'cli-boss', ['admin'])
     writeFileSync(
       keyFile,
       JSON.stringify({
@@ -63,7 +71,9 @@ describe('emr-vault command line (child process)', function () {
       }
       const sub = await runCli(['user', 'create', '--help'])
       expect(sub.code).to.equal(0)
-      expect(sub.stdout).to.match(/Usage: emr-vault user create --username NAME/)
+      expect(sub.stdout).to.match(
+        /Usage: emr-vault user create --as ADMIN --username NAME/,
+      )
     })
 
     it('an unknown command, an unknown flag and a missing argument exit 2 with one line naming the problem', async () => {
@@ -92,6 +102,8 @@ describe('emr-vault command line (child process)', function () {
           [
             'user',
             'create',
+            '--as',
+            boss.username,
             '--username',
             names[who],
             '--name',
@@ -101,7 +113,7 @@ describe('emr-vault command line (child process)', function () {
             '--password-stdin',
             '--json',
           ],
-          { input: `${pw[who]}\n` },
+          { input: `${boss.password}\n${pw[who]}\n` },
         )
         expect(r.code, r.stderr).to.equal(0)
         expect(JSON.parse(r.stdout)).to.include({ username: names[who] })
@@ -110,13 +122,15 @@ describe('emr-vault command line (child process)', function () {
         [
           'user',
           'create',
+          '--as',
+          boss.username,
           '--username',
           names.alice,
           '--name',
           'again',
           '--password-stdin',
         ],
-        { input: 'whatever-password\n' },
+        { input: `${boss.password}\nwhatever-password\n` },
       )
       expect([dup.code, dup.stderr.trim()]).to.deep.equal([
         5,
@@ -127,18 +141,45 @@ describe('emr-vault command line (child process)', function () {
       const users = JSON.parse(list.stdout) as { username: string; disabled: boolean }[]
       expect(users.find((u) => u.username === names.bob)).to.include({ disabled: false })
 
-      expect((await runCli(['user', 'disable', '--username', names.bob])).code).to.equal(
-        0,
+      const asBoss = ['--as', boss.username, '--password-stdin']
+      const bossInput = { input: `${boss.password}\n` }
+      const unattributed = await runCli(['user', 'disable', '--username', names.bob])
+      expect(unattributed.code).to.equal(2)
+      expect(unattributed.stderr).to.match(/--as ADMIN is required/)
+      const notAdmin = await runCli(
+        [
+          'user',
+          'disable',
+          '--username',
+          names.bob,
+          '--as',
+          names.alice,
+          '--password-stdin',
+        ],
+        { input: `${pw.alice}\n` },
       )
+      expect(notAdmin.code).to.equal(4)
+      expect(
+        (await runCli(['user', 'disable', '--username', names.bob, ...asBoss], bossInput))
+          .code,
+      ).to.equal(0)
       const disabled = JSON.parse(
         (await runCli(['user', 'list', '--json'])).stdout,
       ) as typeof users
       expect(disabled.find((u) => u.username === names.bob)).to.include({
         disabled: true,
       })
-      expect((await runCli(['user', 'enable', '--username', names.bob])).code).to.equal(0)
       expect(
-        (await runCli(['user', 'disable', '--username', 'nobody-here'])).code,
+        (await runCli(['user', 'enable', '--username', names.bob, ...asBoss], bossInput))
+          .code,
+      ).to.equal(0)
+      expect(
+        (
+          await runCli(
+            ['user', 'disable', '--username', 'nobody-here', ...asBoss],
+            bossInput,
+          )
+        ).code,
       ).to.equal(5)
     })
 

@@ -2,6 +2,24 @@ import type { Command } from '../command.js'
 import { UsageError } from '../command.js'
 import { out, readSecret, toJson } from '../io.js'
 import type { Role } from '../../services/domain.js'
+import type { Session } from '../../services/session.js'
+import type { CliRuntime } from '../runtime.js'
+
+/**
+ * The administrator acting (`--as`, password asked first), recorded in the audit
+ * log. Only the very first user of an empty database may be created without one.
+ */
+async function actingAdmin(
+  rt: CliRuntime,
+  args: Record<string, unknown>,
+  bootstrap: boolean,
+): Promise<Session | undefined> {
+  if (typeof args['as'] === 'string') return rt.loginAs(args['as'])
+  if (bootstrap && (await (await rt.vault()).listUsers()).length === 0) return undefined
+  throw new UsageError(
+    '--as ADMIN is required: the administrator acting, recorded in the audit log',
+  )
+}
 
 function required(args: Record<string, unknown>, name: string): string {
   const value = args[name]
@@ -13,10 +31,12 @@ function required(args: Record<string, unknown>, name: string): string {
 export const userCommands: Command[] = [
   {
     path: ['user', 'create'],
-    summary: 'register a user (password prompted, or one line on stdin)',
+    summary:
+      "register a user as an administrator (--as: admin's password, then the new user's; only the first user may be created without --as)",
     usage:
-      '--username NAME --name "Display Name" [--role clinician,admin,emergency] [--json]',
+      '--as ADMIN --username NAME --name "Display Name" [--role clinician,admin,emergency] [--json]',
     options: {
+      as: { type: 'string' },
       username: { type: 'string' },
       name: { type: 'string' },
       role: { type: 'string' },
@@ -24,6 +44,7 @@ export const userCommands: Command[] = [
     async run(rt, args) {
       const username = required(args, 'username')
       const displayName = required(args, 'name')
+      const admin = await actingAdmin(rt, args, true)
       const roles =
         typeof args['role'] === 'string' ? (args['role'].split(',') as Role[]) : undefined
       const password = await readSecret(
@@ -32,12 +53,10 @@ export const userCommands: Command[] = [
       )
       const user = await (
         await rt.vault()
-      ).registerUser({
-        username,
-        displayName,
-        password,
-        ...(roles ? { roles } : {}),
-      })
+      ).registerUser(
+        { username, displayName, password, ...(roles ? { roles } : {}) },
+        admin,
+      )
       out(
         rt.json
           ? toJson(user)
@@ -52,13 +71,14 @@ export const userCommands: Command[] = [
       verb === 'disable'
         ? 'disable a user: their sessions lose access at once'
         : 'enable a disabled user',
-    usage: '--username NAME',
-    options: { username: { type: 'string' } },
+    usage: '--as ADMIN --username NAME',
+    options: { as: { type: 'string' }, username: { type: 'string' } },
     async run(rt, args) {
       const vault = await rt.vault()
       const user = await vault.findUser(required(args, 'username'))
-      if (verb === 'disable') await vault.disableUser(user.id)
-      else await vault.enableUser(user.id)
+      const admin = await actingAdmin(rt, args, false)
+      if (verb === 'disable') await vault.disableUser(user.id, admin)
+      else await vault.enableUser(user.id, admin)
       out(`${verb === 'disable' ? 'Disabled' : 'Enabled'} ${user.username}`)
       return 0
     },
