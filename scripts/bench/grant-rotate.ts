@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import type { Knex } from 'knex'
 import { rowIdFromString } from '../../src/db/row-id.js'
 import { PATIENT_ENVELOPE_TABLES } from '../../src/repositories/envelope-tables.js'
-import { selectRows } from '../../src/sql/prepared.js'
+import { observeStatements, selectRows } from '../../src/sql/prepared.js'
 import { newAppKey, type AppKey } from './app-gcm.js'
 import { appRotatePatient } from './app-rotation.js'
 import type { BenchDb } from './database.js'
@@ -232,6 +232,37 @@ function medianOf(values: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
 }
 
+/**
+ * Where a run's time goes, by statement: the time from each statement's start to
+ * the next one's (the statement, then the work in Node it feeds, such as an HPKE
+ * seal), summed per operation name. Uses the prepared-statement path's observer
+ * seam (it sees operation names only). Unmeasured: the observer adds a little.
+ */
+async function profileStatements(
+  work: () => Promise<unknown>,
+): Promise<{ op: string; ms: number; count: number }[]> {
+  const totals = new Map<string, { ms: number; count: number }>()
+  let last = performance.now()
+  let lastOp = '(start)'
+  const close = () => {
+    const now = performance.now()
+    const t = totals.get(lastOp) ?? { ms: 0, count: 0 }
+    totals.set(lastOp, { ms: t.ms + now - last, count: t.count + 1 })
+    last = now
+  }
+  observeStatements((event) => {
+    close()
+    lastOp = event.operation
+  })
+  try {
+    await work()
+    close()
+  } finally {
+    observeStatements(undefined)
+  }
+  return [...totals].map(([op, t]) => ({ op, ...t })).sort((a, b) => b.ms - a.ms)
+}
+
 /** 4c: rotate --all over a clinic of charts, in values per second. */
 async function rotateAllComparison({
   opts,
@@ -298,6 +329,12 @@ async function rotateAllComparison({
     units: (id) => (id === 'vault' ? vaultValues : appValues) / 1000,
     log,
   })
+  // One more run, profiled: where a patient's rotation spends its time.
+  const profile = await profileStatements(() =>
+    b.vault.rotateAll({ admin, recoveryPrivateKey: b.recovery.privateKey }),
+  )
+  const total = profile.reduce((sum, p) => sum + p.ms, 0)
+  const perPatient = (ms: number) => fmt(ms / opts.rotateAllPatients)
   admin.close()
   clinician.close()
   return compare({
@@ -309,6 +346,15 @@ async function rotateAllComparison({
     samples,
     notes: [
       `emr-vault: ${fmt(1e6 / medianOf(samples.get('vault')!))} values/s (median round); app-side: ${fmt(1e6 / medianOf(samples.get('app-gcm')!))} values/s.`,
+      `A profiled extra run: ${perPatient(total)} ms per patient (${fmt(vaultValues / opts.rotateAllPatients)} values). ` +
+        'Time from each statement to the next (the statement, then the Node work after it), per patient: ' +
+        profile
+          .slice(0, 8)
+          .map((p) => `${p.op} ${perPatient(p.ms)}`)
+          .join(', ') +
+        ` (the rest ${perPatient(profile.slice(8).reduce((sum, p) => sum + p.ms, 0))}). ` +
+        'HPKE runs after "find recovery seal" (open), "list grants" (seal to the grantee), ' +
+        '"insert grant" (seal to the recovery key) and "find emergency key" (seal to it); COMMIT after "advance audit head".',
     ],
   })
 }

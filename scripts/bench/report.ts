@@ -92,7 +92,7 @@ function colour(id: string): string {
   if (id.startsWith('seed')) return '#c0392b'
   if (id.startsWith('app')) return '#e67e22'
   if (id === 'plaintext' || id === 'slower') return '#7f8c8d'
-  if (['bcrypt', 'scrypt', 'both', 'unwrap'].includes(id)) return '#95a5a6'
+  if (['bcrypt', 'scrypt', 'both', 'unwrap', 'db'].includes(id)) return '#95a5a6'
   return '#2471a3'
 }
 
@@ -113,7 +113,7 @@ export function renderSvg(report: BenchReport): string {
     return axisLeft + ((l - minLog) / (maxLog - minLog)) * (axisRight - axisLeft)
   }
   const body: string[] = []
-  let y = 70
+  let y = 100
   for (const s of report.scenarios) {
     body.push(
       `<text x="${labelX}" y="${y}" font-weight="bold" font-size="13">${escapeXml(s.title)}</text>`,
@@ -140,11 +140,38 @@ export function renderSvg(report: BenchReport): string {
     }
     y += 8
   }
+  const axisBottom = y
+  if (report.targets.length > 0) {
+    y += 10
+    body.push(
+      `<text x="${labelX}" y="${y}" font-weight="bold" font-size="13">Targets</text>`,
+    )
+    y += row
+    for (const t of report.targets) {
+      body.push(
+        `<text x="${labelX + 10}" y="${y}" font-size="11"><tspan font-weight="bold" fill="${t.met ? '#1e8449' : '#c0392b'}">${t.met ? 'MET' : 'NOT MET'}</tspan>  ${escapeXml(`${t.target}: ${fmt(t.value)} ${t.unit}${t.note ? ` (${t.note})` : ''}`)}</text>`,
+      )
+      y += row
+    }
+  }
   const ticks = [0.001, 0.01, 0.1, 1, 10, 100].map((t) => {
     const tx = x(t).toFixed(1)
     return (
-      `<line x1="${tx}" y1="50" x2="${tx}" y2="${y}" stroke="${t === 1 ? '#333' : '#ddd'}" stroke-width="${t === 1 ? 1.5 : 1}"/>` +
-      `<text x="${tx}" y="45" font-size="10" text-anchor="middle">${t}×</text>`
+      `<line x1="${tx}" y1="78" x2="${tx}" y2="${axisBottom}" stroke="${t === 1 ? '#333' : '#ddd'}" stroke-width="${t === 1 ? 1.5 : 1}"/>` +
+      `<text x="${tx}" y="74" font-size="10" text-anchor="middle">${t}×</text>`
+    )
+  })
+  const legend = [
+    ['#7f8c8d', 'plaintext baseline'],
+    ['#e67e22', 'application-side AES-256-GCM'],
+    ['#c0392b', 'seed answer’s method'],
+    ['#2471a3', 'emr-vault'],
+    ['#95a5a6', 'parts of a login'],
+  ].map(([fill, text], i) => {
+    const lx = labelX + i * 200
+    return (
+      `<rect x="${lx}" y="46" width="10" height="10" fill="${fill}"/>` +
+      `<text x="${lx + 14}" y="55" font-size="11">${escapeXml(text!)}</text>`
     )
   })
   const height = y + 20
@@ -153,7 +180,8 @@ export function renderSvg(report: BenchReport): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">`,
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="${labelX}" y="22" font-size="15" font-weight="bold">${escapeXml(`emr-vault bench: ratio to each comparison's baseline (log scale; left of 1× is faster)`)}</text>`,
-    `<text x="${labelX}" y="38" font-size="10">${escapeXml(`${m.startedAt}${m.quick ? ' quick' : ''} · ${m.machine.cpus} × ${m.machine.cpuModel} · ${m.server} · bar label: ratio (median in the comparison's unit)`)}</text>`,
+    `<text x="${labelX}" y="38" font-size="10">${escapeXml(`${m.startedAt}${m.quick ? ' quick' : ''} · ${m.machine.cpus} × ${m.machine.cpuModel} · ${m.server} · bar label: ratio (median in the comparison's unit) · TEST_KDF_POLICY except login (KDF_POLICY)`)}</text>`,
+    ...legend,
     ...ticks,
     ...body,
     `</svg>`,
