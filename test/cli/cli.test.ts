@@ -489,6 +489,26 @@ describe('emr-vault command line (child process)', function () {
     })
   })
 
+  describe('migrations and seed', () => {
+    it('migrate reports the schema at the latest migration; seed loads the demo clinic once; production guards', async () => {
+      const migrate = await runCli(['migrate', '--json'])
+      expect(migrate.code, migrate.stderr).to.equal(0)
+      expect(JSON.parse(migrate.stdout)).to.deep.include({ applied: [] })
+      const seed = await runCli(['seed'])
+      expect(seed.code, seed.stderr).to.equal(0)
+      expect((await vault.findUser('alice')).roles).to.deep.equal(['clinician'])
+      expect((await runCli(['seed'])).code).to.equal(0) // a second run changes nothing
+      const prod = { env: { NODE_ENV: 'production' } }
+      const seedProd = await runCli(['seed'], prod)
+      expect(seedProd.code).to.equal(2)
+      expect(seedProd.stderr).to.match(/does not run in production/)
+      const rollbackProd = await runCli(['rollback'], prod)
+      expect(rollbackProd.code).to.equal(2)
+      expect(rollbackProd.stderr).to.match(/add --yes/)
+      expect((await runCli(['migrate', '--json'])).code).to.equal(0)
+    })
+  })
+
   describe('server and local database', () => {
     it('a server that is down: one line, exit 3, nothing changed', async () => {
       const r = await runCli(['user', 'list'], {
