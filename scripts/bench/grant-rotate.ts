@@ -353,8 +353,8 @@ async function rotateAllComparison({
           .map((p) => `${p.op} ${perPatient(p.ms)}`)
           .join(', ') +
         ` (the rest ${perPatient(profile.slice(8).reduce((sum, p) => sum + p.ms, 0))}). ` +
-        'HPKE runs after "find recovery seal" (open), "list grants" (seal to the grantee), ' +
-        '"insert grant" (seal to the recovery key) and "find emergency key" (seal to it); COMMIT after "advance audit head".',
+        'HPKE runs after "find recovery seal" (open), "list grants" (seals to the grantees and the recovery key, together) ' +
+        'and "find emergency key" (seal to it); COMMIT after "advance audit head".',
     ],
   })
 }
