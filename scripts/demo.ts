@@ -26,6 +26,13 @@ const title = (text: string) => console.log(`\n${++step}. ${text}`)
 const say = (text: string) => console.log(`   ${text}`)
 const started = Date.now()
 
+// A configuration problem (a server without the deployment keys, a server that
+// is down) is one line and exit 1, not a stack trace.
+process.on('uncaughtException', (e: Error & { code?: string }) => {
+  console.error(`demo: ${e.code ? `${e.code}: ` : ''}${e.message.split('\n')[0]}`)
+  process.exit(1)
+})
+
 const config = await devDbConfig((line) => say(`[db] ${line}`))
 const db = createDb(config)
 try {

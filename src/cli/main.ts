@@ -183,4 +183,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// `emr-vault … | head`: the reader went away; stop quietly instead of a stack trace.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0)
+  throw e
+})
+
 process.exitCode = await main(process.argv.slice(2))

@@ -419,6 +419,44 @@ describe('emr-vault command line (child process)', function () {
     })
   })
 
+  describe('recovery restore and emergency revoke', () => {
+    it('restores a patient to a user from the recovery key; takes an emergency key away', async () => {
+      const args = [
+        'recovery',
+        'restore',
+        '--as',
+        names.admin,
+        '--patient',
+        patientId,
+        '--user',
+        names.admin,
+        '--recovery-key',
+        keyFile,
+        '--password-stdin',
+        '--json',
+      ]
+      const first = await runCli(args, { input: `${pw.admin}\n` })
+      expect(first.code, first.stderr).to.equal(0)
+      expect(JSON.parse(first.stdout)).to.deep.equal({ created: true })
+      const again = await runCli(args, { input: `${pw.admin}\n` })
+      expect(JSON.parse(again.stdout)).to.deep.equal({ created: false })
+      const revoke = await runCli(
+        [
+          'emergency',
+          'revoke',
+          '--as',
+          names.admin,
+          '--user',
+          names.bob,
+          '--password-stdin',
+        ],
+        { input: `${pw.admin}\n` },
+      )
+      expect(revoke.code, revoke.stderr).to.equal(0)
+      expect(revoke.stdout).to.match(/did not hold it|no longer holds/)
+    })
+  })
+
   describe('audit', () => {
     it('audit verify, report and export', async () => {
       const verify = await runCli(['audit', 'verify', '--json'])

@@ -64,6 +64,37 @@ export const recoveryCommands: Command[] = [
     },
   },
   {
+    path: ['recovery', 'restore'],
+    summary:
+      "grant a patient to a user from the patient's recovery seal (e.g. every grantee is gone)",
+    usage: '--as ADMIN --patient ID --user USER --recovery-key FILE [--json]',
+    options: {
+      as: { type: 'string' },
+      patient: { type: 'string' },
+      user: { type: 'string' },
+      'recovery-key': { type: 'string' },
+    },
+    async run(rt, args) {
+      const recoveryPrivateKey = rt.recoveryKey(required(args, 'recovery-key'))
+      const admin = await rt.loginAs(required(args, 'as'))
+      const vault = await rt.vault()
+      const user = await vault.findUser(required(args, 'user'))
+      const result = await vault.restorePatientAccess(
+        { admin, recoveryPrivateKey },
+        required(args, 'patient'),
+        user.id,
+      )
+      out(
+        rt.json
+          ? toJson(result)
+          : result.created
+            ? `Restored access for ${user.username}`
+            : `${user.username} already had access`,
+      )
+      return 0
+    },
+  },
+  {
     path: ['emergency', 'setup'],
     summary:
       'create the break-glass emergency key and seal every patient to it (resumable)',
@@ -99,6 +130,24 @@ export const recoveryCommands: Command[] = [
       const user = await vault.findUser(required(args, 'user'))
       await vault.grantEmergencyKey({ admin, recoveryPrivateKey }, user.id)
       out(`${user.username} now holds the emergency key`)
+      return 0
+    },
+  },
+  {
+    path: ['emergency', 'revoke'],
+    summary: 'take the emergency key away from a user (role withdrawn, leaving)',
+    usage: '--as ADMIN --user USER',
+    options: { as: { type: 'string' }, user: { type: 'string' } },
+    async run(rt, args) {
+      const admin = await rt.loginAs(required(args, 'as'))
+      const vault = await rt.vault()
+      const user = await vault.findUser(required(args, 'user'))
+      const held = await vault.revokeEmergencyKey(admin, user.id)
+      out(
+        held
+          ? `${user.username} no longer holds the emergency key`
+          : `${user.username} did not hold it`,
+      )
       return 0
     },
   },
