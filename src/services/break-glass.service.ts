@@ -36,6 +36,7 @@ import { checkRecoveryKey, recoveryOpener } from './key-openers.js'
 import type { RecoveryAuthority } from './recovery.service.js'
 import type { Session } from './session.js'
 import { auditedTransaction } from './audited.js'
+import { requireRole } from './roles.js'
 import { inTransaction } from './transaction.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
@@ -92,12 +93,6 @@ export async function sealToEmergencyKey(
   return true
 }
 
-function requireAdmin(admin: Session): void {
-  admin.privateKey()
-  if (!admin.roles.includes('admin'))
-    throw new AccessDeniedError('this needs the admin role')
-}
-
 /** E's private key, opened from its recovery seal. */
 async function openEmergencyKeyWithRecovery(
   ctx: VaultContext,
@@ -123,7 +118,7 @@ export async function setUpEmergencyAccess(
   ctx: VaultContext,
   authority: RecoveryAuthority,
 ): Promise<{ created: boolean; sealed: number }> {
-  requireAdmin(authority.admin)
+  await requireRole(ctx.db, authority.admin, 'admin', 'this')
   checkRecoveryKey(ctx, authority.recoveryPrivateKey)
   let created = false
   if (!(await findEmergencyKey(ctx.db))) {
@@ -217,7 +212,7 @@ export async function grantEmergencyKey(
   authority: RecoveryAuthority,
   userId: string,
 ): Promise<void> {
-  requireAdmin(authority.admin)
+  await requireRole(ctx.db, authority.admin, 'admin', 'this')
   checkRecoveryKey(ctx, authority.recoveryPrivateKey)
   const uid = rowIdFromString(userId, 'userId')
   const act = {
@@ -265,7 +260,7 @@ export async function revokeEmergencyKey(
   admin: Session,
   userId: string,
 ): Promise<boolean> {
-  requireAdmin(admin)
+  await requireRole(ctx.db, admin, 'admin', 'this')
   const uid = rowIdFromString(userId, 'userId')
   const act = {
     actorUserId: admin.userIdBytes,
@@ -319,9 +314,7 @@ export async function breakGlass(
   } as const
   await auditedTransaction(ctx, act, async (trx) => {
     // Inside the audited transaction, so that a refused attempt is recorded too.
-    if (!session.roles.includes('emergency')) {
-      throw new AccessDeniedError('break-glass needs the emergency role')
-    }
+    await requireRole(trx, session, 'emergency', 'break-glass')
     const version = await lockPatientKeyVersion(trx, pid)
     if (version === undefined) throw new NotFoundError('patient', patientId)
     if (await findCurrentGrant(trx, pid, session.userIdBytes)) {

@@ -2,7 +2,7 @@ import { wipe } from '../crypto/bytes.js'
 import { generateUserKeyPair } from '../crypto/keypair.js'
 import { sealPatientKey } from '../crypto/patient-key-seal.js'
 import { rowIdFromString, rowIdToString } from '../db/row-id.js'
-import { AccessDeniedError, NotFoundError, ValidationError } from '../errors/index.js'
+import { NotFoundError, ValidationError } from '../errors/index.js'
 import {
   deleteGrant,
   findCurrentGrant,
@@ -19,6 +19,7 @@ import {
 import { recoveryOpener } from './key-openers.js'
 import type { Session } from './session.js'
 import { auditedTransaction } from './audited.js'
+import { requireRole } from './roles.js'
 import { checkPassword, credentialsFor } from './user.service.js'
 import type { VaultContext } from './vault-context.js'
 
@@ -27,12 +28,6 @@ export interface RecoveryAuthority {
   readonly admin: Session
   /** Read by the operator from the recovery key file; never stored in the database. */
   readonly recoveryPrivateKey: Buffer
-}
-
-function requireAdmin(admin: Session): void {
-  admin.privateKey() // open session
-  if (!admin.roles.includes('admin'))
-    throw new AccessDeniedError('recovery needs the admin role')
 }
 
 /**
@@ -47,7 +42,7 @@ export async function recoverUser(
   username: string,
   newPassword: string,
 ): Promise<{ patients: number }> {
-  requireAdmin(authority.admin)
+  await requireRole(ctx.db, authority.admin, 'admin', 'recovery')
   const open = recoveryOpener(ctx, authority.recoveryPrivateKey)
   const password = checkPassword(newPassword, 'newPassword')
   const user = await findUserByUsername(ctx.db, username)
@@ -99,7 +94,7 @@ export async function restorePatientAccess(
   patientId: string,
   userId: string,
 ): Promise<{ created: boolean }> {
-  requireAdmin(authority.admin)
+  await requireRole(ctx.db, authority.admin, 'admin', 'recovery')
   const open = recoveryOpener(ctx, authority.recoveryPrivateKey)
   const pid = rowIdFromString(patientId, 'patientId')
   const uid = rowIdFromString(userId, 'userId')

@@ -2,7 +2,7 @@ import { wipe } from '../crypto/bytes.js'
 import { generatePatientKey } from '../crypto/patient-key.js'
 import { sealPatientKey, type SealContext } from '../crypto/patient-key-seal.js'
 import { rowIdFromString, rowIdToString } from '../db/row-id.js'
-import { AccessDeniedError, IntegrityError, NotFoundError } from '../errors/index.js'
+import { IntegrityError, NotFoundError } from '../errors/index.js'
 import { PATIENT_ENVELOPE_TABLES } from '../repositories/envelope-tables.js'
 import {
   findUnverifiedRows,
@@ -34,6 +34,7 @@ import {
 import { fieldKeysFor } from './patient-access.js'
 import type { Session } from './session.js'
 import { auditedTransaction } from './audited.js'
+import { requireRole } from './roles.js'
 import { inTransaction } from './transaction.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
@@ -268,9 +269,7 @@ export async function rotateAll(
   options: { onProgress?: (p: RotateAllProgress) => void; signal?: AbortSignal } = {},
 ): Promise<RotateAllResult> {
   const { admin } = authority
-  admin.privateKey()
-  if (!admin.roles.includes('admin'))
-    throw new AccessDeniedError('rotate-all needs the admin role')
+  await requireRole(ctx.db, admin, 'admin', 'rotate-all')
   const opener = recoveryOpener(ctx, authority.recoveryPrivateKey)
   const { run, resumed } = await inTransaction(ctx.db, async (trx) => {
     const open = await findOpenRun(trx)

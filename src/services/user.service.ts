@@ -11,7 +11,6 @@ import { normalizePassword } from '../crypto/password.js'
 import { unwrapPrivateKey, wrapPrivateKey } from '../crypto/private-key-wrap.js'
 import { newRowId, rowIdFromString, rowIdToString } from '../db/row-id.js'
 import {
-  AccessDeniedError,
   AuthenticationError,
   DatabaseError,
   IntegrityError,
@@ -29,6 +28,7 @@ import {
 import { asIntegrityError, asValidationError } from './crypto-errors.js'
 import { appendAudit } from './audit.service.js'
 import { auditedTransaction } from './audited.js'
+import { requireRole } from './roles.js'
 import { inTransaction } from './transaction.js'
 import { ROLES, type NewUser, type Role, type UserSummary } from './domain.js'
 import { requireObject } from './field-values.js'
@@ -110,11 +110,12 @@ export async function credentialsFor(
  * the audit row; without one the act is recorded with no actor (self-service
  * or bootstrap, as the application decides).
  */
-function adminActor(admin: Session | undefined): Buffer | null {
+async function adminActor(
+  ctx: VaultContext,
+  admin: Session | undefined,
+): Promise<Buffer | null> {
   if (!admin) return null
-  admin.privateKey() // an open session
-  if (!admin.roles.includes('admin'))
-    throw new AccessDeniedError('managing users needs the admin role')
+  await requireRole(ctx.db, admin, 'admin', 'managing users')
   return admin.userIdBytes
 }
 
@@ -123,7 +124,7 @@ export async function registerUser(
   input: NewUser,
   admin?: Session,
 ): Promise<UserSummary> {
-  const actorUserId = adminActor(admin)
+  const actorUserId = await adminActor(ctx, admin)
   const fields = requireObject(input, 'user')
   const username = checkUsername(fields['username'])
   const displayName = fields['displayName']
@@ -374,7 +375,7 @@ export async function setDisabled(
   disabled: boolean,
   admin?: Session,
 ): Promise<void> {
-  const actorUserId = adminActor(admin)
+  const actorUserId = await adminActor(ctx, admin)
   const id = rowIdFromString(userId, 'userId')
   const act = {
     actorUserId,

@@ -126,4 +126,21 @@ describe('recovery with the organisation recovery key', () => {
       ),
     ).to.be.rejectedWith(ConfigurationError, /32 bytes/)
   })
+
+  it('an administrator disabled while logged in can no longer recover (roles are read at the act)', async () => {
+    const other = await registerTestUser(vault, 'rc-admin2', ['admin'])
+    const session = await vault.login(other.username, other.password)
+    try {
+      await vault.disableUser(other.user.id)
+      await expect(
+        vault.recoverUser(
+          { admin: session, recoveryPrivateKey: recovery.privateKey },
+          bob.username,
+          testPassword(),
+        ),
+      ).to.be.rejectedWith(AccessDeniedError, /admin role/)
+    } finally {
+      session.close()
+    }
+  })
 })
