@@ -92,17 +92,19 @@ export async function replaceUserKeyPair(
   id: Buffer,
   publicKey: Buffer,
   columns: UserCredentialColumns,
+  expectedWrappedPrivateKey?: Buffer,
 ): Promise<boolean> {
-  const { affectedRows } = await executeWrite(
-    db,
-    db(TABLE)
-      .update({
-        ...columns,
-        public_key: publicKey,
-        password_changed_at: db.raw('CURRENT_TIMESTAMP(3)'),
-      })
-      .where({ id }),
-    'replace user key pair',
-  )
+  const query = db(TABLE)
+    .update({
+      ...columns,
+      public_key: publicKey,
+      password_changed_at: db.raw('CURRENT_TIMESTAMP(3)'),
+    })
+    .where({ id })
+  // A rekey by the user must not race a concurrent password change (recovery,
+  // where the old key is lost, gives no expectation).
+  if (expectedWrappedPrivateKey)
+    query.andWhere({ wrapped_private_key: expectedWrappedPrivateKey })
+  const { affectedRows } = await executeWrite(db, query, 'replace user key pair')
   return affectedRows === 1
 }

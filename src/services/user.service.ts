@@ -8,7 +8,12 @@ import {
   hashPasswordVerifier,
 } from '../crypto/password-verifier.js'
 import { normalizePassword } from '../crypto/password.js'
+import { openPatientKey, sealPatientKey } from '../crypto/patient-key-seal.js'
 import { unwrapPrivateKey, wrapPrivateKey } from '../crypto/private-key-wrap.js'
+import {
+  listCurrentGrantsOfUser,
+  replaceGrantSeal,
+} from '../repositories/patient-key.repository.js'
 import { newRowId, rowIdFromString, rowIdToString } from '../db/row-id.js'
 import {
   AuthenticationError,
@@ -23,6 +28,7 @@ import {
   insertUser,
   listUsers as listUserRows,
   replaceUserCredentials,
+  replaceUserKeyPair,
   setUserDisabled,
 } from '../repositories/user.repository.js'
 import { asIntegrityError, asValidationError } from './crypto-errors.js'
@@ -325,10 +331,15 @@ export async function changePassword(
   username: string,
   oldPassword: string,
   newPassword: string,
+  options: { rekey?: boolean } = {},
 ): Promise<void> {
   const next = checkPassword(newPassword, 'newPassword')
   const { row, privateKey } = await unlock(ctx, username, oldPassword)
   try {
+    if (options.rekey === true) {
+      await rekey(ctx, row, privateKey, next)
+      return
+    }
     const credentials = await credentialsFor(
       next,
       privateKey,
@@ -351,6 +362,69 @@ export async function changePassword(
         }
       },
     )
+  } finally {
+    wipe(privateKey)
+  }
+}
+
+/**
+ * Password change with a new key pair, for a suspected compromise: someone holding
+ * an old copy of the wrapped private key and the old password would otherwise
+ * still open it (security review M5). Every current grant of the user is opened
+ * with the old private key and sealed to the new public key, in one transaction:
+ * O(grants), unlike a plain change.
+ */
+async function rekey(
+  ctx: VaultContext,
+  row: UserRow,
+  oldPrivateKey: Buffer,
+  password: string,
+): Promise<void> {
+  const userId = rowIdToString(row.id)
+  const { publicKey, privateKey } = generateUserKeyPair()
+  try {
+    const credentials = await credentialsFor(password, privateKey, userId, ctx.kdfPolicy)
+    const act = {
+      actorUserId: row.id,
+      action: 'password.change',
+      detail: 'with a new key pair',
+    } as const
+    await auditedTransaction(ctx, act, async (trx) => {
+      for (const grant of await listCurrentGrantsOfUser(trx, row.id)) {
+        const patientId = rowIdToString(grant.patient_id)
+        let patientKey: Buffer
+        try {
+          patientKey = await openPatientKey(grant.sealed_key, oldPrivateKey, {
+            patientId,
+            keyVersion: grant.key_version,
+            recipientId: userId,
+          })
+        } catch (err) {
+          throw asIntegrityError(err, `grant for patient ${patientId}`)
+        }
+        try {
+          const sealed = await sealPatientKey(patientKey, publicKey, {
+            patientId,
+            keyVersion: grant.key_version,
+            recipientId: userId,
+          })
+          await replaceGrantSeal(trx, grant, sealed, grant.granted_by)
+        } finally {
+          wipe(patientKey)
+        }
+      }
+      if (
+        !(await replaceUserKeyPair(
+          trx,
+          row.id,
+          publicKey,
+          credentials,
+          row.wrapped_private_key,
+        ))
+      ) {
+        throw new AuthenticationError('password was changed concurrently; try again')
+      }
+    })
   } finally {
     wipe(privateKey)
   }

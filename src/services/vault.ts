@@ -40,10 +40,15 @@ export interface Vault {
   /** Registers a user; with `admin` (admin role) the act is attributed to them in the audit log. */
   registerUser(user: NewUser, admin?: Session): Promise<UserSummary>
   login(username: string, password: string): Promise<Session>
+  /**
+   * O(1): re-wraps the same private key. With `rekey`, also a new key pair and
+   * every grant re-sealed to it (after a suspected compromise of the old password).
+   */
   changePassword(
     username: string,
     oldPassword: string,
     newPassword: string,
+    options?: { rekey?: boolean },
   ): Promise<void>
   findUser(username: string): Promise<UserSummary>
   listUsers(): Promise<UserSummary[]>
@@ -98,8 +103,8 @@ export function createVault(options: VaultOptions): Vault {
   return {
     registerUser: (user, admin) => users.registerUser(ctx, user, admin),
     login: (username, password) => users.login(ctx, username, password),
-    changePassword: (username, oldPassword, newPassword) =>
-      users.changePassword(ctx, username, oldPassword, newPassword),
+    changePassword: (username, oldPassword, newPassword, options) =>
+      users.changePassword(ctx, username, oldPassword, newPassword, options),
     findUser: (username) => users.findUser(ctx, username),
     listUsers: () => users.listUsers(ctx),
     disableUser: (userId, admin) => users.setDisabled(ctx, userId, true, admin),

@@ -198,6 +198,12 @@ describe('emr-vault command line (child process)', function () {
       )
       expect(ok.code, ok.stderr).to.equal(0)
       pw.bob = 'bob-cli-password-2'
+      const rekey = await runCli(
+        ['password', 'change', '--username', names.bob, '--rekey', '--password-stdin'],
+        { input: `${pw.bob}\nbob-cli-password-3\n` },
+      )
+      expect(rekey.code, rekey.stderr).to.equal(0)
+      pw.bob = 'bob-cli-password-3'
       ;(await vault.login(names.bob, pw.bob)).close()
       const missing = await runCli(
         ['password', 'change', '--username', names.bob, '--password-stdin'],

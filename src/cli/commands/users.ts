@@ -101,9 +101,9 @@ export const userCommands: Command[] = [
   {
     path: ['password', 'change'],
     summary:
-      'change a password: old and new prompted without echo, or two lines on stdin',
-    usage: '--username NAME',
-    options: { username: { type: 'string' } },
+      'change a password: old and new prompted without echo, or two lines on stdin; --rekey also replaces the key pair (after a suspected compromise)',
+    usage: '--username NAME [--rekey]',
+    options: { username: { type: 'string' }, rekey: { type: 'boolean' } },
     async run(rt, args) {
       const username = required(args, 'username')
       const oldPassword = await readSecret(
@@ -118,7 +118,11 @@ export const userCommands: Command[] = [
         const again = await readSecret('repeat the new password', false)
         if (again !== newPassword) throw new UsageError('the new passwords do not match')
       }
-      await (await rt.vault()).changePassword(username, oldPassword, newPassword)
+      await (
+        await rt.vault()
+      ).changePassword(username, oldPassword, newPassword, {
+        rekey: args['rekey'] === true,
+      })
       out(`Password changed for ${username}`)
       return 0
     },
