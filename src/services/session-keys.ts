@@ -13,6 +13,8 @@ interface CachedKeys {
  * grant itself is still checked in the database on every access.
  */
 export class SessionKeyCache {
+  /** At most this many patients' keys per session (~0.5 KB each); the oldest go first. */
+  static readonly MAX_ENTRIES = 1024
   readonly #entries = new Map<string, CachedKeys>()
 
   constructor(
@@ -34,6 +36,12 @@ export class SessionKeyCache {
   }
 
   set(patientId: string, keys: SqlFieldKeys): void {
+    // Bounded: a session walking many charts (an export) does not hold every key
+    // until expiry. Maps iterate in insertion order, so the first is the oldest.
+    if (this.#entries.size >= SessionKeyCache.MAX_ENTRIES) {
+      const oldest = this.#entries.keys().next().value
+      if (oldest !== undefined) this.#entries.delete(oldest)
+    }
     this.#entries.set(`${patientId}/${keys.keyVersion}`, {
       keys,
       expiresAt: this.now() + this.ttlMs,
