@@ -63,8 +63,16 @@ export class CliRuntime {
     return session
   }
 
-  recoveryKey(path: string): Buffer {
-    return readRecoveryKeyFile(path).privateKey
+  /**
+   * An administrator with the recovery key: the key file is read and checked
+   * first (a bad file fails before any password is asked), then `admin` logs in.
+   */
+  async recoveryAuthority(
+    keyFile: string,
+    admin: string,
+  ): Promise<{ admin: Session; recoveryPrivateKey: Buffer }> {
+    const recoveryPrivateKey = readRecoveryKeyFile(keyFile).privateKey
+    return { admin: await this.loginAs(admin), recoveryPrivateKey }
   }
 
   async close(): Promise<void> {

@@ -87,8 +87,10 @@ export const accessCommands: Command[] = [
     },
     async run(rt, args) {
       if (args['all'] === true) {
-        const recoveryPrivateKey = rt.recoveryKey(required(args, 'recovery-key'))
-        const admin = await rt.loginAs(required(args, 'as'))
+        const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
+          required(args, 'recovery-key'),
+          required(args, 'as'),
+        )
         const stop = new AbortController()
         const onSignal = () => stop.abort()
         process.once('SIGINT', onSignal)

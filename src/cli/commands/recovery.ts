@@ -45,8 +45,10 @@ export const recoveryCommands: Command[] = [
       'recovery-key': { type: 'string' },
     },
     async run(rt, args) {
-      const recoveryPrivateKey = rt.recoveryKey(required(args, 'recovery-key'))
-      const admin = await rt.loginAs(required(args, 'as'))
+      const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
+        required(args, 'recovery-key'),
+        required(args, 'as'),
+      )
       const username = required(args, 'user')
       const newPassword = await readSecret(
         `new password for ${username}`,
@@ -75,8 +77,10 @@ export const recoveryCommands: Command[] = [
       'recovery-key': { type: 'string' },
     },
     async run(rt, args) {
-      const recoveryPrivateKey = rt.recoveryKey(required(args, 'recovery-key'))
-      const admin = await rt.loginAs(required(args, 'as'))
+      const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
+        required(args, 'recovery-key'),
+        required(args, 'as'),
+      )
       const vault = await rt.vault()
       const user = await vault.findUser(required(args, 'user'))
       const result = await vault.restorePatientAccess(
@@ -101,8 +105,10 @@ export const recoveryCommands: Command[] = [
     usage: '--as ADMIN --recovery-key FILE',
     options: { as: { type: 'string' }, 'recovery-key': { type: 'string' } },
     async run(rt, args) {
-      const recoveryPrivateKey = rt.recoveryKey(required(args, 'recovery-key'))
-      const admin = await rt.loginAs(required(args, 'as'))
+      const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
+        required(args, 'recovery-key'),
+        required(args, 'as'),
+      )
       const result = await (
         await rt.vault()
       ).setUpEmergencyAccess({ admin, recoveryPrivateKey })
@@ -124,8 +130,10 @@ export const recoveryCommands: Command[] = [
       'recovery-key': { type: 'string' },
     },
     async run(rt, args) {
-      const recoveryPrivateKey = rt.recoveryKey(required(args, 'recovery-key'))
-      const admin = await rt.loginAs(required(args, 'as'))
+      const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
+        required(args, 'recovery-key'),
+        required(args, 'as'),
+      )
       const vault = await rt.vault()
       const user = await vault.findUser(required(args, 'user'))
       await vault.grantEmergencyKey({ admin, recoveryPrivateKey }, user.id)
