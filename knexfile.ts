@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import { dbConfigFromEnv, knexConfig } from './src/db/index.js'
-import { devDbConfig } from './scripts/dev-database.js'
+import { devDbConfig } from './src/testing/dev-database.js'
 
 /**
  * knex CLI configuration (`npm run migrate`, `migrate:rollback`, `seed`).

@@ -5,7 +5,7 @@ import {
   type NewClinicalRecord,
   type Role,
 } from '../src/index.js'
-import { devAuditKey, devRecoveryPublicKey } from '../scripts/dev-recovery-key.js'
+import { devAuditKey, devRecoveryPublicKey } from '../tools/dev-recovery-key.js'
 
 /**
  * Demo clinic, created through the services so that every value is really

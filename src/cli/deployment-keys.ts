@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { dirname, join } from 'node:path'
 import { generateUserKeyPair as generateRecoveryKeyPair } from '../crypto/keypair.js'
 import { isDbConfigured } from '../db/index.js'
 import { ConfigurationError } from '../errors/index.js'
+import { defaultStateRoot } from '../testing/local-db/paths.js'
 
 /**
  * Development keys go only with the private local server. Against a configured
@@ -21,9 +21,7 @@ function requireDevelopment(variable: string): void {
 }
 
 /** Where the development recovery key pair lives: inside the clone, gitignored. */
-export const DEV_RECOVERY_FILE = fileURLToPath(
-  new URL('../../.emr-vault/dev-recovery-key.json', import.meta.url),
-)
+export const DEV_RECOVERY_FILE = join(defaultStateRoot(), 'dev-recovery-key.json')
 
 /**
  * Deployment keys: the audit key and the recovery public key come from the
@@ -62,9 +60,7 @@ export function devRecoveryPublicKey(): Buffer {
 }
 
 /** Where the development audit key lives: beside the recovery key, gitignored. */
-const DEV_AUDIT_KEY_FILE = fileURLToPath(
-  new URL('../../.emr-vault/dev-audit-key', import.meta.url),
-)
+const DEV_AUDIT_KEY_FILE = join(defaultStateRoot(), 'dev-audit-key')
 
 /**
  * The audit key for development tools (seeds, demo): from EMR_VAULT_AUDIT_KEY

@@ -3,6 +3,7 @@ import type { Knex } from 'knex'
 import { createDb, dbConfigFromEnv, isDbConfigured } from '../db/index.js'
 import type { Session } from '../services/session.js'
 import { createVault, type Vault } from '../services/vault.js'
+import { devDbConfig } from '../testing/dev-database.js'
 import { devAuditKey, devRecoveryPublicKey } from './deployment-keys.js'
 import { readSecret } from './io.js'
 import { readRecoveryKeyFile } from './recovery-key-file.js'
@@ -34,8 +35,7 @@ export class CliRuntime {
       if (isDbConfigured() || CliRuntime.production) {
         this.#db = createDb(dbConfigFromEnv())
       } else {
-        // Development: the private local server, started if needed (scripts/local-db).
-        const { devDbConfig } = await import('../../scripts/dev-database.js')
+        // Development: the private local server, started if needed.
         this.#db = createDb(
           await devDbConfig((line) => process.stderr.write(`${line}\n`)),
         )

@@ -8,8 +8,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import mysql from 'mysql2/promise'
 import { expect } from '../support/chai.js'
 import { testDbConfig } from '../support/test-env.js'
-import type { BenchReport } from '../../scripts/bench/report.js'
-import { SCENARIOS } from '../../scripts/bench/options.js'
+import type { BenchReport } from '../../tools/bench/report.js'
+import { SCENARIOS } from '../../tools/bench/options.js'
 
 /** tsx's loader, to run TypeScript in a child process (`node --import`). */
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
@@ -42,7 +42,7 @@ function runBench(
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', TSX, 'scripts/bench/main.ts', ...args],
+      ['--import', TSX, 'tools/bench/main.ts', ...args],
       // The global fixture put this run's server in EMR_VAULT_DB_*; the bench uses
       // that server (not its database: it makes its own, named below).
       { cwd: ROOT, env: process.env, maxBuffer: 16 * 2 ** 20 },

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from '../support/chai.js'
-import { engineFromEnv, localServerStatus } from '../../scripts/local-db/index.js'
+import { engineFromEnv, localServerStatus } from '../../src/testing/local-db/index.js'
 import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
 import { testDb } from '../support/test-env.js'

@@ -8,7 +8,7 @@ import {
   startLocalServer,
   stopLocalServer,
   type Engine,
-} from '../../scripts/local-db/index.js'
+} from '../../src/testing/local-db/index.js'
 import { destroyTestDb, testDbConfig } from './test-env.js'
 
 /**

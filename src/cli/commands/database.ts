@@ -1,42 +1,12 @@
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { UsageError, type Command } from '../command.js'
 import { out } from '../io.js'
+import { localDbCommands } from './local-db.js'
 
-const LOCAL_DB_CLI = fileURLToPath(
-  new URL('../../../scripts/local-db/cli.ts', import.meta.url),
-)
 const SEEDS = fileURLToPath(new URL('../../../seeds', import.meta.url))
 
-/** `db start|stop|status|shell`: the private local server (scripts/local-db), run as a child. */
-function localDb(verb: string, summary: string): Command {
-  return {
-    path: ['db', verb],
-    summary,
-    usage: verb === 'shell' ? '[-- client arguments]' : '',
-    offline: true,
-    async run(_rt, args) {
-      const extra = (args['_'] as string[] | undefined) ?? []
-      const child = spawn(
-        process.execPath,
-        ['--import', 'tsx', LOCAL_DB_CLI, verb, ...extra],
-        {
-          stdio: 'inherit',
-        },
-      )
-      return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)))
-    },
-  }
-}
-
 export const databaseCommands: Command[] = [
-  localDb(
-    'start',
-    'start the private local MySQL (EMR_VAULT_ENGINE=mariadb for MariaDB)',
-  ),
-  localDb('stop', 'stop the private local server'),
-  localDb('status', 'show the private local server; exit 1 if it is not running'),
-  localDb('shell', 'open a SQL shell on the private local server'),
+  ...localDbCommands,
   {
     path: ['migrate'],
     summary: 'apply every pending migration',

@@ -1,6 +1,6 @@
 import dotenv from 'dotenv'
 import mysql from 'mysql2/promise'
-import { dbConfigFromEnv, isDbConfigured, type DbConfig } from '../src/db/index.js'
+import { dbConfigFromEnv, isDbConfigured, type DbConfig } from '../db/index.js'
 import { engineFromEnv, startLocalServer } from './local-db/index.js'
 
 /** Database the local server uses for development, the demo and the knex CLI. */

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto'
 import { homedir, tmpdir } from 'node:os'
 import { isAbsolute, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Engine } from './engines.js'
 
 /**
@@ -10,11 +9,15 @@ import type { Engine } from './engines.js'
  * never share a datadir or a port.
  */
 
-/** The clone this module belongs to: scripts/local-db/ is two levels below it. */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(
-  /\/$/,
-  '',
-)
+/**
+ * Where a server's state lives unless the caller names a folder: `.emr-vault/` in
+ * the working directory, so a project (this one, or an application using
+ * `emr-vault/testing`) keeps its server beside its own files, never inside
+ * node_modules.
+ */
+export function defaultStateRoot(): string {
+  return join(process.cwd(), '.emr-vault')
+}
 
 /** `${XDG_CACHE_HOME:-~/.cache}/emr-vault/<engine>` (a relative XDG_CACHE_HOME is ignored, as the XDG spec says). */
 export function cacheDir(engine: Engine, env: NodeJS.ProcessEnv = process.env): string {
@@ -70,8 +73,8 @@ export interface StatePaths {
 /** Linux's sun_path holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107
 
-export function statePaths(engine: Engine): StatePaths {
-  const dir = join(REPO_ROOT, '.emr-vault', engine)
+export function statePaths(engine: Engine, stateRoot = defaultStateRoot()): StatePaths {
+  const dir = join(stateRoot, engine)
   const runDir = join(dir, 'run')
   let socket = join(runDir, 'server.sock')
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH) {

@@ -10,7 +10,7 @@ import {
   type DbConfig,
   type Vault,
 } from '../../src/index.js'
-import { devDbConfig } from '../dev-database.js'
+import { devDbConfig } from '../../src/testing/dev-database.js'
 
 /** The bench's own database: created, migrated and dropped by the bench, never the dev one. */
 export const BENCH_DATABASE = 'emr_vault_bench'

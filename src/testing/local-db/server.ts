@@ -24,7 +24,7 @@ import {
   terminate,
 } from './server-process.js'
 
-/** Start, stop and status of this clone's server for one engine. */
+/** Start, stop and status of the local server of one engine and one state folder. */
 
 export interface LocalServer {
   engine: Engine
@@ -38,7 +38,7 @@ export interface LocalServer {
   pid: number
 }
 
-/** mysql-facts.md measured ~3 s; crash recovery after a SIGKILL can take longer. */
+/** A first start measured ~3 s here; crash recovery after a SIGKILL can take longer. */
 const START_TIMEOUT_MS = 60_000
 /** InnoDB's clean shutdown of a small test database takes a second or two. */
 const STOP_GRACE_MS = 60_000
@@ -85,9 +85,13 @@ function describe(
   }
 }
 
-export async function localServerStatus(engine: Engine): Promise<LocalServer | null> {
+/** `stateDir`: where the server's datadir, socket and pid live (default `<cwd>/.emr-vault`). */
+export async function localServerStatus(
+  engine: Engine,
+  stateDir?: string,
+): Promise<LocalServer | null> {
   assertEngine(engine)
-  const state = statePaths(engine)
+  const state = statePaths(engine, stateDir)
   const running = runningProcess(state)
   if (!running) return null
   try {
@@ -103,14 +107,15 @@ export async function localServerStatus(engine: Engine): Promise<LocalServer | n
 export async function startLocalServer(opts: {
   engine: Engine
   log?: (line: string) => void
+  stateDir?: string | undefined
 }): Promise<LocalServer> {
   const { engine } = opts
   const log = opts.log ?? (() => {})
   assertEngine(engine)
   assertSupportedPlatform()
-  const already = await localServerStatus(engine)
+  const already = await localServerStatus(engine, opts.stateDir)
   if (already) return already
-  const state = statePaths(engine)
+  const state = statePaths(engine, opts.stateDir)
   mkdirSync(state.dir, { recursive: true })
   return withLock(
     state.lock,
@@ -181,9 +186,12 @@ async function startLocked(
   }
 }
 
-export async function stopLocalServer(engine: Engine): Promise<boolean> {
+export async function stopLocalServer(
+  engine: Engine,
+  stateDir?: string,
+): Promise<boolean> {
   assertEngine(engine)
-  const state = statePaths(engine)
+  const state = statePaths(engine, stateDir)
   if (!existsSync(state.dir)) return false
   return withLock(
     state.lock,

@@ -14,7 +14,7 @@ import {
   verifyAuditChain,
   type Vault,
 } from '../src/index.js'
-import { devDbConfig } from './dev-database.js'
+import { devDbConfig } from '../src/testing/dev-database.js'
 import {
   DEV_RECOVERY_FILE,
   devAuditKey,
