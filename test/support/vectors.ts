@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-/** `../shared/vectors` beside the clone: where the developers and CI keep the published vectors. */
-export const VECTORS_DIR = fileURLToPath(
-  new URL('../../../shared/vectors/', import.meta.url),
-)
+/** The published vectors kept in this repository, with their sources in its README. */
+export const VECTORS_DIR = fileURLToPath(new URL('../vectors/', import.meta.url))
 
+/** Reads a vector file as text. */
+export function readVectorText(relativePath: string): string {
+  return readFileSync(VECTORS_DIR + relativePath, 'utf8')
+}
+
+/** Reads a JSON vector file. */
 export function readVectorJson<T>(relativePath: string): T {
-  return JSON.parse(readFileSync(VECTORS_DIR + relativePath, 'utf8')) as T
+  return JSON.parse(readVectorText(relativePath)) as T
 }

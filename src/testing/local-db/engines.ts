@@ -2,7 +2,7 @@
  * The two engines we can run, and where each comes from. Both are resolved by
  * package NAME from a moving Debian suite (never a pinned version): whatever the
  * mirror has on the day of the first download is what this clone gets, and the
- * version is logged. See shared/notes/mysql-facts.md, "Getting a real MySQL".
+ * version is logged (docs/testing.md says why no pinned version exists).
  */
 
 export type Engine = 'mysql' | 'mariadb'

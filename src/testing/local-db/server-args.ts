@@ -4,8 +4,8 @@ import type { StatePaths } from './paths.js'
 import { HOST } from './port.js'
 
 /**
- * mysqld/mariadbd command lines. Flags marked (facts) are the ones
- * shared/notes/mysql-facts.md found necessary on these machines; the rest are
+ * mysqld/mariadbd command lines. Flags marked (facts) are the ones a server run
+ * from a private root, as root, was found to need on Debian 12; the rest are
  * this project's choices, each with its reason.
  */
 

@@ -1,18 +1,18 @@
 // The user KEK (src/crypto/kek.ts): scrypt of the normalised password.
 //
-// Vectors: ../shared/vectors/kdf-rfc/scrypt-rfc7914.txt, RFC 7914 §12 (via
+// Vectors: test/vectors/kdf-rfc/scrypt-rfc7914.txt, RFC 7914 §12 (via
 // pyca/cryptography), all four with 64-byte outputs, run through scryptRaw (the call
 // deriveKek makes, with the same maxmem logic). The fourth (N=2^20, r=8: 1 GiB) is slow.
 import { scryptSync } from 'node:crypto'
 import { expect } from 'chai'
-import { KDF_POLICY, TEST_KDF_POLICY } from '../../src/crypto/kdf-policy.js'
+import { KDF_POLICY, TEST_KDF_POLICY } from '../../../src/crypto/kdf-policy.js'
 import {
   KDF_SALT_BYTES,
   deriveKek,
   newKdfSalt,
   scryptMaxmem,
   scryptRaw,
-} from '../../src/crypto/kek.js'
+} from '../../../src/crypto/kek.js'
 import { caught, expectError, hex, parseRsp, readVectorText } from './helpers.js'
 
 describe('crypto/kek: RFC 7914 §12 scrypt vectors through scryptRaw', () => {

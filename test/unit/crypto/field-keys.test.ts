@@ -1,8 +1,8 @@
 // HKDF-SHA256 (src/crypto/hkdf.ts) and the field subkeys built on it
 // (src/crypto/field-keys.ts).
 //
-// Vectors: ../shared/vectors/kdf-rfc/hkdf-rfc5869-sha256.txt (RFC 5869 Appendix A.1 to
-// A.3, via pyca/cryptography) and ../shared/vectors/wycheproof/hkdf_sha256_test.json
+// Vectors: test/vectors/kdf-rfc/hkdf-rfc5869-sha256.txt (RFC 5869 Appendix A.1 to
+// A.3, via pyca/cryptography) and test/vectors/wycheproof/hkdf_sha256_test.json
 // (C2SP/wycheproof testvectors_v1, 86 cases: 83 valid, 3 invalid "SizeTooLarge").
 import { createHmac, hkdfSync } from 'node:crypto'
 import { expect } from 'chai'
@@ -11,9 +11,9 @@ import {
   FIELD_MAC_INFO,
   deriveFieldKeys,
   hmacPads,
-} from '../../src/crypto/field-keys.js'
-import { HKDF_SHA256_MAX_OUTPUT_BYTES, hkdfSha256 } from '../../src/crypto/hkdf.js'
-import { hmacPadsForKey } from '../../src/crypto/hmac.js'
+} from '../../../src/crypto/field-keys.js'
+import { HKDF_SHA256_MAX_OUTPUT_BYTES, hkdfSha256 } from '../../../src/crypto/hkdf.js'
+import { hmacPadsForKey } from '../../../src/crypto/hmac.js'
 import {
   expectError,
   hex,

@@ -1,12 +1,12 @@
 import { expect } from 'chai'
-import { worstStatus, type PostureCheck } from '../../src/services/doctor.service.js'
+import { worstStatus, type PostureCheck } from '../../../src/services/doctor.service.js'
 import {
   binlogFormatCheck,
   binlogQueryEventsCheck,
-} from '../../src/services/doctor-logs.js'
-import { parseAccount } from '../../src/services/doctor-grants.js'
-import type { ServerFacts } from '../../src/services/doctor-server-facts.js'
-import { evaluateTransport, isLoopback } from '../../src/services/doctor-transport.js'
+} from '../../../src/services/doctor-logs.js'
+import { parseAccount } from '../../../src/services/doctor-grants.js'
+import type { ServerFacts } from '../../../src/services/doctor-server-facts.js'
+import { evaluateTransport, isLoopback } from '../../../src/services/doctor-transport.js'
 
 /**
  * Rules the shared test server cannot be put into safely or at all: a binary

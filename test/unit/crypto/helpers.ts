@@ -1,32 +1,7 @@
-// Shared test helpers: where the published vectors live, and error assertions.
-// The vectors are not copied into this repo: they are read from ../shared/vectors
-// relative to the repo root (CI lays shared/ beside the clone at the same place).
-import { readFileSync } from 'node:fs'
-import { gunzipSync } from 'node:zlib'
-import { dirname, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+// Shared test helpers: the published vectors (test/vectors/, sources in its
+// README) and error assertions.
 import { expect } from 'chai'
-
-/** Absolute path of shared/vectors, resolved from this file (test/crypto/ → repo root → ..). */
-export const VECTORS_DIR = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'shared',
-  'vectors',
-)
-
-/** Reads a vector file as text (gunzipped if it ends in .gz). */
-export function readVectorText(relativePath: string): string {
-  const raw = readFileSync(resolve(VECTORS_DIR, relativePath))
-  return (relativePath.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8')
-}
-
-/** Reads a JSON vector file. */
-export function readVectorJson<T>(relativePath: string): T {
-  return JSON.parse(readVectorText(relativePath)) as T
-}
+export { readVectorJson, readVectorText } from '../../support/vectors.js'
 
 /** Hex string → Buffer. */
 export const hex = (s: string): Buffer => Buffer.from(s, 'hex')

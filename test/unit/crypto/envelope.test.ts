@@ -1,7 +1,7 @@
 // The stored field envelope (src/crypto/envelope.ts), DESIGN.md §3:
 // 0x01 ‖ keyVersion (u32 BE) ‖ iv (16) ‖ AES-256-CBC(enc, iv, pt) ‖ HMAC-SHA256(mac, aad ‖ all before the tag).
 // Its cipher layer is checked against Wycheproof/NIST in aes-cbc.test.ts, its MAC in
-// hmac.test.ts. Round trips use ../shared/vectors/blns/blns.json
+// hmac.test.ts. Round trips use test/vectors/blns/blns.json
 // (minimaxir/big-list-of-naughty-strings).
 import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto'
 import { expect } from 'chai'
@@ -18,10 +18,10 @@ import {
   envelopeLength,
   openEnvelope,
   sealEnvelope,
-} from '../../src/crypto/envelope.js'
-import { deriveFieldKeys, hmacPads } from '../../src/crypto/field-keys.js'
-import { OpenFailedError } from '../../src/crypto/open-failed-error.js'
-import { generatePatientKey } from '../../src/crypto/patient-key.js'
+} from '../../../src/crypto/envelope.js'
+import { deriveFieldKeys, hmacPads } from '../../../src/crypto/field-keys.js'
+import { OpenFailedError } from '../../../src/crypto/open-failed-error.js'
+import { generatePatientKey } from '../../../src/crypto/patient-key.js'
 import { caught, expectError, hex, readVectorJson } from './helpers.js'
 
 describe('crypto/envelope', () => {

@@ -1,15 +1,15 @@
 // Password normalisation (src/crypto/password.ts) and the bcrypt login verifier
-// (src/crypto/password-verifier.ts). bcrypt has no published vectors in
-// ../shared/vectors (its README says so); these are our own boundary cases, from
+// (src/crypto/password-verifier.ts). bcrypt has no published vectors among
+// test/vectors; these are our own boundary cases, from
 // NIST SP 800-63B §5.1.1.2 (NFKC, no truncation) and kelektiv/node.bcrypt.js#996.
 import { expect } from 'chai'
-import { MAX_PASSWORD_BYTES, normalizePassword } from '../../src/crypto/password.js'
+import { MAX_PASSWORD_BYTES, normalizePassword } from '../../../src/crypto/password.js'
 import {
   bcryptCostOf,
   checkPasswordVerifier,
   hashPasswordVerifier,
-} from '../../src/crypto/password-verifier.js'
-import { TEST_KDF_POLICY } from '../../src/crypto/kdf-policy.js'
+} from '../../../src/crypto/password-verifier.js'
+import { TEST_KDF_POLICY } from '../../../src/crypto/kdf-policy.js'
 import { createRequire } from 'node:module'
 import { caught, expectError } from './helpers.js'
 

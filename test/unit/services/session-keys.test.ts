@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { expect } from 'chai'
-import { SessionKeyCache } from '../../src/services/session-keys.js'
-import { sqlFieldKeys } from '../../src/sql/envelope-sql.js'
+import { SessionKeyCache } from '../../../src/services/session-keys.js'
+import { sqlFieldKeys } from '../../../src/sql/envelope-sql.js'
 
 describe('session key cache', () => {
   const keys = (version: number) =>

@@ -11,7 +11,7 @@ import {
   isAuditGenesisHead,
   macEquals,
   type AuditMacFields,
-} from '../../src/crypto/audit-mac.js'
+} from '../../../src/crypto/audit-mac.js'
 
 const KEY = Buffer.from(Array.from({ length: 32 }, (_, i) => i)) // 00 01 … 1f
 const PREV = Buffer.alloc(32, 0xab)

@@ -1,14 +1,14 @@
 // Private-key wrap under the KEK (src/crypto/private-key-wrap.ts): AES-256-GCM with
 // AAD naming the user. Its AEAD layer is checked against Wycheproof in aes-gcm.test.ts.
 import { expect } from 'chai'
-import { generateUserKeyPair } from '../../src/crypto/keypair.js'
-import { OpenFailedError } from '../../src/crypto/open-failed-error.js'
+import { generateUserKeyPair } from '../../../src/crypto/keypair.js'
+import { OpenFailedError } from '../../../src/crypto/open-failed-error.js'
 import {
   WRAPPED_PRIVATE_KEY_BYTES,
   unwrapPrivateKey,
   wrapPrivateKey,
-} from '../../src/crypto/private-key-wrap.js'
-import { randomBytes } from '../../src/crypto/bytes.js'
+} from '../../../src/crypto/private-key-wrap.js'
+import { randomBytes } from '../../../src/crypto/bytes.js'
 import { caught, expectError } from './helpers.js'
 
 describe('crypto/private-key-wrap', () => {

@@ -2,15 +2,15 @@
 // envelope (and of MySQL's AES_ENCRYPT in aes-256-cbc mode).
 //
 // Vectors:
-// - ../shared/vectors/wycheproof/aes_cbc_pkcs5_test.json (C2SP/wycheproof
+// - test/vectors/wycheproof/aes_cbc_pkcs5_test.json (C2SP/wycheproof
 //   testvectors_v1, 216 cases); our layer takes 256-bit keys only, so its 72 cases of
 //   keySize 256 (24 valid, 48 invalid: BadPadding / NoPadding) run through it.
-// - ../shared/vectors/nist-cavp/aes-cbc/CBC{GFSbox,KeySbox,MMT,VarKey,VarTxt}256.rsp
+// - test/vectors/nist-cavp/aes-cbc/CBC{GFSbox,KeySbox,MMT,VarKey,VarTxt}256.rsp
 //   (NIST CAVP AESAVS, via pycryptodome): unpadded CBC, so our padded output must be
 //   the NIST ciphertext followed by one more block, and must decrypt back.
 import { expect } from 'chai'
-import { aes256CbcDecrypt, aes256CbcEncrypt } from '../../src/crypto/aes-cbc.js'
-import { OpenFailedError } from '../../src/crypto/open-failed-error.js'
+import { aes256CbcDecrypt, aes256CbcEncrypt } from '../../../src/crypto/aes-cbc.js'
+import { OpenFailedError } from '../../../src/crypto/open-failed-error.js'
 import {
   caught,
   hex,

@@ -1,14 +1,14 @@
 // AES-256-GCM (src/crypto/aes-gcm.ts), the AEAD of the private-key wrap.
 //
-// Vectors: ../shared/vectors/wycheproof/aes_gcm_test.json (C2SP/wycheproof
+// Vectors: test/vectors/wycheproof/aes_gcm_test.json (C2SP/wycheproof
 // testvectors_v1, 316 cases). Our code accepts exactly 256-bit keys, 96-bit IVs and
 // 128-bit tags: the 66 cases of that group (39 valid, 27 invalid) run through
 // aes256GcmSeal / aes256GcmOpen. Every case also runs through node's createCipheriv
 // directly, to record what node does with the other sizes.
 import { createCipheriv, createDecipheriv } from 'node:crypto'
 import { expect } from 'chai'
-import { aes256GcmOpen, aes256GcmSeal } from '../../src/crypto/aes-gcm.js'
-import { OpenFailedError } from '../../src/crypto/open-failed-error.js'
+import { aes256GcmOpen, aes256GcmSeal } from '../../../src/crypto/aes-gcm.js'
+import { OpenFailedError } from '../../../src/crypto/open-failed-error.js'
 import { caught, hex, readVectorJson, type WycheproofFile } from './helpers.js'
 
 type Group = { keySize: number; ivSize: number; tagSize: number }

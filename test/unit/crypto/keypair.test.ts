@@ -3,19 +3,19 @@
 // WebCrypto `deriveBits` that @hpke/core calls, with keys imported by @hpke/core's own
 // `deserializePrivateKey` / `deserializePublicKey`.
 //
-// Vectors: ../shared/vectors/wycheproof/x25519_test.json (C2SP/wycheproof
+// Vectors: test/vectors/wycheproof/x25519_test.json (C2SP/wycheproof
 // testvectors_v1, 518 cases incl. RFC 7748 §5.2/§6.1, low-order, twist and
 // non-canonical points) and RFC 7748 §6.1's Alice/Bob keys written out below.
 import { createPublicKey, diffieHellman, webcrypto } from 'node:crypto'
 import { expect } from 'chai'
 import { DhkemX25519HkdfSha256 } from '@hpke/core'
-import { generateUserKeyPair, x25519PublicKeyOf } from '../../src/crypto/keypair.js'
+import { generateUserKeyPair, x25519PublicKeyOf } from '../../../src/crypto/keypair.js'
 import {
   rawX25519PrivateKey,
   rawX25519PublicKey,
   x25519PrivateKeyObject,
   x25519PublicKeyObject,
-} from '../../src/crypto/x25519-key-object.js'
+} from '../../../src/crypto/x25519-key-object.js'
 import { caught, hex, readVectorJson, type WycheproofFile } from './helpers.js'
 
 type XdhCase = { public: string; private: string; shared: string }

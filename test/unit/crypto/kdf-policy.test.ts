@@ -7,7 +7,7 @@ import {
   assertScryptParams,
   isBelowPolicy,
   type KdfPolicy,
-} from '../../src/crypto/kdf-policy.js'
+} from '../../../src/crypto/kdf-policy.js'
 import { expectError } from './helpers.js'
 
 describe('crypto/kdf-policy', () => {

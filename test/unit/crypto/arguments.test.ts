@@ -3,9 +3,9 @@
 // (TypeError) and, where it has a fixed length, 16- and 48-byte values (RangeError);
 // each message names the argument and never echoes a value.
 import { expect } from 'chai'
-import { aes256CbcDecrypt, aes256CbcEncrypt } from '../../src/crypto/aes-cbc.js'
-import { aes256GcmOpen, aes256GcmSeal } from '../../src/crypto/aes-gcm.js'
-import { abytes, randomBytes, wipe } from '../../src/crypto/bytes.js'
+import { aes256CbcDecrypt, aes256CbcEncrypt } from '../../../src/crypto/aes-cbc.js'
+import { aes256GcmOpen, aes256GcmSeal } from '../../../src/crypto/aes-gcm.js'
+import { abytes, randomBytes, wipe } from '../../../src/crypto/bytes.js'
 import {
   envelopeAad,
   envelopeHeader,
@@ -13,28 +13,28 @@ import {
   envelopeLength,
   openEnvelope,
   sealEnvelope,
-} from '../../src/crypto/envelope.js'
-import { deriveFieldKeys, hmacPads } from '../../src/crypto/field-keys.js'
-import { hkdfSha256 } from '../../src/crypto/hkdf.js'
-import { hmacPadsForKey, hmacSha256 } from '../../src/crypto/hmac.js'
+} from '../../../src/crypto/envelope.js'
+import { deriveFieldKeys, hmacPads } from '../../../src/crypto/field-keys.js'
+import { hkdfSha256 } from '../../../src/crypto/hkdf.js'
+import { hmacPadsForKey, hmacSha256 } from '../../../src/crypto/hmac.js'
 import {
   hpkeOpenBase,
   hpkeSealBase,
   type HpkeSealed,
-} from '../../src/crypto/hpke-base.js'
-import { TEST_KDF_POLICY } from '../../src/crypto/kdf-policy.js'
-import { deriveKek, scryptRaw } from '../../src/crypto/kek.js'
-import { generateUserKeyPair, x25519PublicKeyOf } from '../../src/crypto/keypair.js'
+} from '../../../src/crypto/hpke-base.js'
+import { TEST_KDF_POLICY } from '../../../src/crypto/kdf-policy.js'
+import { deriveKek, scryptRaw } from '../../../src/crypto/kek.js'
+import { generateUserKeyPair, x25519PublicKeyOf } from '../../../src/crypto/keypair.js'
 import {
   checkPasswordVerifier,
   hashPasswordVerifier,
-} from '../../src/crypto/password-verifier.js'
-import { openPatientKey, sealPatientKey } from '../../src/crypto/patient-key-seal.js'
-import { unwrapPrivateKey, wrapPrivateKey } from '../../src/crypto/private-key-wrap.js'
+} from '../../../src/crypto/password-verifier.js'
+import { openPatientKey, sealPatientKey } from '../../../src/crypto/patient-key-seal.js'
+import { unwrapPrivateKey, wrapPrivateKey } from '../../../src/crypto/private-key-wrap.js'
 import {
   x25519PrivateKeyObject,
   x25519PublicKeyObject,
-} from '../../src/crypto/x25519-key-object.js'
+} from '../../../src/crypto/x25519-key-object.js'
 import { caught, expectError } from './helpers.js'
 
 const CANARY = 'CANARY-5ecret-value'

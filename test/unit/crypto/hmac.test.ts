@@ -2,11 +2,11 @@
 // precomputed pads with which SQL computes the same tag from two SHA-256 calls:
 // HMAC(K, m) = SHA256(outer ‖ SHA256(inner ‖ m)) (RFC 2104 §2; DESIGN.md §3).
 //
-// Vectors: ../shared/vectors/wycheproof/hmac_sha256_test.json (C2SP/wycheproof
+// Vectors: test/vectors/wycheproof/hmac_sha256_test.json (C2SP/wycheproof
 // testvectors_v1, 174 cases: keys of 16, 32 and 65 bytes, full and 128-bit tags).
 import { createHash, createHmac } from 'node:crypto'
 import { expect } from 'chai'
-import { hmacPadsForKey, hmacSha256 } from '../../src/crypto/hmac.js'
+import { hmacPadsForKey, hmacSha256 } from '../../../src/crypto/hmac.js'
 import { hex, readVectorJson, type WycheproofFile } from './helpers.js'
 
 /** The SQL formula, in Node: UNHEX(SHA2(CONCAT(outer, UNHEX(SHA2(CONCAT(inner, msg), 256))), 256)). */

@@ -1,30 +1,30 @@
 // HPKE grants (src/crypto/hpke-base.ts, src/crypto/patient-key-seal.ts).
 //
-// Vectors: ../shared/vectors/hpke/rfc9180-x25519-hkdfsha256-subset.json, derived from
+// Vectors: test/vectors/hpke/rfc9180-x25519-hkdfsha256-subset.json, derived from
 // the official RFC 9180 test vectors (cfrg/draft-irtf-cfrg-hpke test-vectors.json,
 // commit 5f503c5). Our suite is the entry mode 0 (base), kem_id 0x20
 // (DHKEM(X25519, HKDF-SHA256)), kdf_id 1 (HKDF-SHA256), aead_id 2 (AES-256-GCM):
 // 1 entry with 257 encryptions and 3 exports.
-// Low-order points: ../shared/vectors/wycheproof/x25519_test.json (C2SP/wycheproof),
+// Low-order points: test/vectors/wycheproof/x25519_test.json (C2SP/wycheproof),
 // every public value whose shared secret is all zero (flag ZeroSharedSecret).
 import { createCipheriv, createHmac, createPublicKey, diffieHellman } from 'node:crypto'
 import { expect } from 'chai'
 import { Aes256Gcm, CipherSuite, DhkemX25519HkdfSha256, HkdfSha256 } from '@hpke/core'
-import { hpkeOpenBase, hpkeSealBase } from '../../src/crypto/hpke-base.js'
-import { generateUserKeyPair, x25519PublicKeyOf } from '../../src/crypto/keypair.js'
-import { OpenFailedError } from '../../src/crypto/open-failed-error.js'
-import { generatePatientKey } from '../../src/crypto/patient-key.js'
+import { hpkeOpenBase, hpkeSealBase } from '../../../src/crypto/hpke-base.js'
+import { generateUserKeyPair, x25519PublicKeyOf } from '../../../src/crypto/keypair.js'
+import { OpenFailedError } from '../../../src/crypto/open-failed-error.js'
+import { generatePatientKey } from '../../../src/crypto/patient-key.js'
 import {
   SEALED_PATIENT_KEY_BYTES,
   openPatientKey,
   sealContextAad,
   sealPatientKey,
   type SealContext,
-} from '../../src/crypto/patient-key-seal.js'
+} from '../../../src/crypto/patient-key-seal.js'
 import {
   rawX25519PublicKey,
   x25519PrivateKeyObject,
-} from '../../src/crypto/x25519-key-object.js'
+} from '../../../src/crypto/x25519-key-object.js'
 import {
   caught,
   expectError,
