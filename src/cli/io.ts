@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { createInterface } from 'node:readline'
 import { Writable } from 'node:stream'
 
@@ -5,28 +6,77 @@ import { Writable } from 'node:stream'
  * Terminal input and output for the CLI. Passwords are read from standard input
  * (one per line, for scripts) or prompted for without echo on a terminal; they
  * are never taken as flags (they would land in shell history and `ps`).
+ *
+ * The streams are those of the run in progress: `main(argv, io)` binds them for
+ * everything the command does, so a test runs a command in-process with its own
+ * stdin and captured output, and commands just call out(), err(), readSecret().
  */
 
-let stdinLines: AsyncIterator<string> | undefined
+type Tty = { isTTY?: boolean }
 
-async function nextStdinLine(): Promise<string | undefined> {
-  stdinLines ??= createInterface({ input: process.stdin, crlfDelay: Infinity })[
-    Symbol.asyncIterator
-  ]()
-  const next = await stdinLines.next()
-  return next.done ? undefined : next.value
+export interface CliIo {
+  readonly stdin: NodeJS.ReadableStream & Tty
+  readonly stdout: NodeJS.WritableStream & Tty
+  readonly stderr: NodeJS.WritableStream & Tty
+}
+
+export function processIo(): CliIo {
+  return { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }
+}
+
+/** The streams of one run, and its position in standard input. */
+class Streams {
+  #stdinLines: AsyncIterator<string> | undefined
+
+  constructor(readonly io: CliIo) {}
+
+  async nextStdinLine(): Promise<string | undefined> {
+    this.#stdinLines ??= createInterface({
+      input: this.io.stdin,
+      crlfDelay: Infinity,
+    })[Symbol.asyncIterator]()
+    const next = await this.#stdinLines.next()
+    return next.done ? undefined : next.value
+  }
+}
+
+const current = new AsyncLocalStorage<Streams>()
+let processStreams: Streams | undefined
+
+function streams(): Streams {
+  return current.getStore() ?? (processStreams ??= new Streams(processIo()))
+}
+
+/** Runs `fn` with `io` as the streams of out(), err(), readSecret() and the progress line. */
+export function withIo<T>(io: CliIo, fn: () => Promise<T>): Promise<T> {
+  return current.run(new Streams(io), fn)
+}
+
+export function stdinIsTerminal(): boolean {
+  return Boolean(streams().io.stdin.isTTY)
+}
+
+export function stderrIsTerminal(): boolean {
+  return Boolean(streams().io.stderr.isTTY)
 }
 
 /** A prompt on stderr whose answer is not echoed. */
-async function promptHidden(question: string): Promise<string> {
+async function promptHidden(io: CliIo, question: string): Promise<string> {
   const muted = new Writable({ write: (_chunk, _enc, done) => done() })
-  const rl = createInterface({ input: process.stdin, output: muted, terminal: true })
-  process.stderr.write(question)
+  const rl = createInterface({ input: io.stdin, output: muted, terminal: true })
+  // The terminal is in raw mode while the prompt waits, so Ctrl-C arrives as a
+  // keystroke, not as a signal: raise the SIGINT it would have been, so that the
+  // run ends the same way as on a Ctrl-C anywhere else (exit 130).
+  rl.on('SIGINT', () => {
+    rl.close()
+    process.kill(process.pid, 'SIGINT')
+  })
+  io.stderr.write(question)
   try {
     return await new Promise<string>((resolve) => rl.question('', resolve))
   } finally {
     rl.close()
-    process.stderr.write('\n')
+    io.stderr.write('\n')
   }
 }
 
@@ -35,13 +85,14 @@ async function promptHidden(question: string): Promise<string> {
  * `fromStdin`), else from a hidden prompt.
  */
 export async function readSecret(label: string, fromStdin: boolean): Promise<string> {
-  if (fromStdin || !process.stdin.isTTY) {
-    const line = await nextStdinLine()
+  const s = streams()
+  if (fromStdin || !s.io.stdin.isTTY) {
+    const line = await s.nextStdinLine()
     if (line === undefined)
       throw new MissingInputError(`expected ${label} on standard input`)
     return line
   }
-  return promptHidden(`${label}: `)
+  return promptHidden(s.io, `${label}: `)
 }
 
 export class MissingInputError extends Error {}
@@ -58,16 +109,22 @@ export function toJson(value: unknown): string {
 }
 
 export function out(line = ''): void {
-  process.stdout.write(`${line}\n`)
+  streams().io.stdout.write(`${line}\n`)
 }
 
 /** Like {@link out}, but waits when the pipe is full, so a long export does not pile up in memory. */
 export async function outStreamed(line: string): Promise<void> {
-  if (!process.stdout.write(`${line}\n`)) {
-    await new Promise<void>((resolve) => process.stdout.once('drain', resolve))
+  const stdout = streams().io.stdout
+  if (!stdout.write(`${line}\n`)) {
+    await new Promise<void>((resolve) => stdout.once('drain', resolve))
   }
 }
 
+/** Text for stderr, written as given (a progress bar rewrites its line with \r). */
+export function errRaw(text: string): void {
+  streams().io.stderr.write(text)
+}
+
 export function err(line: string): void {
-  process.stderr.write(`${line}\n`)
+  errRaw(`${line}\n`)
 }

@@ -1,3 +1,5 @@
+import { errRaw, stderrIsTerminal } from './io.js'
+
 /**
  * Progress of long work (rotate --all, audit verify and export): a bar with counts
  * and rate on a terminal, a plain line every few seconds otherwise. Written to
@@ -5,7 +7,7 @@
  */
 export class Progress {
   readonly #label: string
-  readonly #tty = Boolean(process.stderr.isTTY)
+  readonly #tty = stderrIsTerminal()
   readonly #started = Date.now()
   #lastLine = 0
 
@@ -21,19 +23,15 @@ export class Progress {
       const width = 24
       const filled = total ? Math.round((done / Math.max(total, 1)) * width) : 0
       const bar = total ? `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ` : ''
-      process.stderr.write(
-        `\r${this.#label} ${bar}${done}${total ? `/${total}` : ''} ${rate}   `,
-      )
+      errRaw(`\r${this.#label} ${bar}${done}${total ? `/${total}` : ''} ${rate}   `)
     } else if (now - this.#lastLine >= 2000) {
       this.#lastLine = now
-      process.stderr.write(
-        `${this.#label}: ${done}${total ? ` of ${total}` : ''} (${rate})\n`,
-      )
+      errRaw(`${this.#label}: ${done}${total ? ` of ${total}` : ''} (${rate})\n`)
     }
   }
 
   done(summary: string): void {
-    if (this.#tty) process.stderr.write('\n')
-    process.stderr.write(`${this.#label}: ${summary}\n`)
+    if (this.#tty) errRaw('\n')
+    errRaw(`${this.#label}: ${summary}\n`)
   }
 }
