@@ -4,8 +4,10 @@ import { createDb, dbConfigFromEnv, isDbConfigured } from '../db/index.js'
 import type { Session } from '../services/session.js'
 import { createVault, type Vault } from '../services/vault.js'
 import { devDbConfig } from '../testing/dev-database.js'
+import type { KdfPolicy } from '../crypto/kdf-policy.js'
 import { devAuditKey, devRecoveryPublicKey } from './deployment-keys.js'
-import { readSecret } from './io.js'
+import { rejectOnAbort } from './interrupt.js'
+import { err, readSecret } from './io.js'
 import { readRecoveryKeyFile } from './recovery-key-file.js'
 
 /**
@@ -16,13 +18,23 @@ import { readRecoveryKeyFile } from './recovery-key-file.js'
 export class CliRuntime {
   readonly json: boolean
   readonly passwordFromStdin: boolean
+  /** Aborted on Ctrl-C, SIGINT or SIGTERM; the reason is an InterruptedError. */
+  readonly signal: AbortSignal
+  readonly #kdfPolicy: KdfPolicy | undefined
   #db: Knex | undefined
   #vault: Vault | undefined
   readonly #sessions: Session[] = []
 
-  constructor(flags: { json: boolean; passwordStdin: boolean }) {
+  constructor(flags: {
+    json: boolean
+    passwordStdin: boolean
+    signal: AbortSignal
+    kdfPolicy?: KdfPolicy | undefined
+  }) {
     this.json = flags.json
     this.passwordFromStdin = flags.passwordStdin
+    this.signal = flags.signal
+    this.#kdfPolicy = flags.kdfPolicy
     dotenv.config({ quiet: true })
   }
 
@@ -36,9 +48,7 @@ export class CliRuntime {
         this.#db = createDb(dbConfigFromEnv())
       } else {
         // Development: the private local server, started if needed.
-        this.#db = createDb(
-          await devDbConfig((line) => process.stderr.write(`${line}\n`)),
-        )
+        this.#db = createDb(await devDbConfig(err))
       }
       // Fail here, with a clear error, if the server is down or unsupported.
       await this.#db.raw('SELECT 1')
@@ -51,13 +61,29 @@ export class CliRuntime {
       db: await this.db(),
       recoveryPublicKey: devRecoveryPublicKey(),
       auditKey: devAuditKey(),
+      ...(this.#kdfPolicy ? { kdfPolicy: this.#kdfPolicy } : {}),
     })
     return this.#vault
   }
 
+  /**
+   * A password or other secret, from stdin or a hidden prompt. A prompt gives way
+   * to Ctrl-C even in a command that handles interruption itself.
+   */
+  async secret(label: string): Promise<string> {
+    const reading = readSecret(label, this.passwordFromStdin)
+    reading.catch(() => undefined) // abandoned when interrupted
+    const stop = rejectOnAbort(this.signal)
+    try {
+      return await Promise.race([reading, stop.promise])
+    } finally {
+      stop.dispose()
+    }
+  }
+
   /** Logs in as `username`, reading the password from stdin or a hidden prompt. */
   async loginAs(username: string): Promise<Session> {
-    const password = await readSecret(`password for ${username}`, this.passwordFromStdin)
+    const password = await this.secret(`password for ${username}`)
     const session = await (await this.vault()).login(username, password)
     this.#sessions.push(session)
     return session
@@ -65,7 +91,8 @@ export class CliRuntime {
 
   /**
    * An administrator with the recovery key: the key file is read and checked
-   * first (a bad file fails before any password is asked), then `admin` logs in.
+   * first (the command's validation has already checked it, before any password
+   * was asked), then `admin` logs in.
    */
   async recoveryAuthority(
     keyFile: string,
