@@ -1,8 +1,8 @@
-import type { Command } from '../command.js'
-import { UsageError } from '../command.js'
-import { Progress } from '../progress.js'
+import { optionalArg, stringArg, UsageError, type Command } from '../command.js'
+import { interruption } from '../interrupt.js'
 import { out, toJson } from '../io.js'
-import { required } from './users.js'
+import { Progress } from '../progress.js'
+import { AS_USER, PATIENT, RECOVERY_KEY, USER } from './flags.js'
 
 export const accessCommands: Command[] = [
   {
@@ -11,14 +11,15 @@ export const accessCommands: Command[] = [
       'grant a patient to a user; the acting user must hold a grant (their password is asked)',
     usage: '--as USER --patient ID --to USER [--json]',
     options: {
-      as: { type: 'string' },
-      patient: { type: 'string' },
-      to: { type: 'string' },
+      as: AS_USER,
+      patient: PATIENT,
+      to: { ...USER, description: 'the user who gets access' },
     },
     async run(rt, args) {
-      const session = await rt.loginAs(required(args, 'as'))
-      const grantee = await (await rt.vault()).findUser(required(args, 'to'))
-      const result = await session.grant(required(args, 'patient'), grantee.id)
+      // The grantee is looked up before the password is asked: a typo costs nothing.
+      const grantee = await (await rt.vault()).findUser(stringArg(args, 'to'))
+      const session = await rt.loginAs(stringArg(args, 'as'))
+      const result = await session.grant(stringArg(args, 'patient'), grantee.id)
       out(
         rt.json
           ? toJson(result)
@@ -34,14 +35,14 @@ export const accessCommands: Command[] = [
     summary: "revoke a user's access and rotate the patient key in the same transaction",
     usage: '--as USER --patient ID --user USER [--json]',
     options: {
-      as: { type: 'string' },
-      patient: { type: 'string' },
-      user: { type: 'string' },
+      as: AS_USER,
+      patient: PATIENT,
+      user: { ...USER, description: 'the user whose access ends' },
     },
     async run(rt, args) {
-      const session = await rt.loginAs(required(args, 'as'))
-      const target = await (await rt.vault()).findUser(required(args, 'user'))
-      const result = await session.revoke(required(args, 'patient'), target.id)
+      const target = await (await rt.vault()).findUser(stringArg(args, 'user'))
+      const session = await rt.loginAs(stringArg(args, 'as'))
+      const result = await session.revoke(stringArg(args, 'patient'), target.id)
       out(
         rt.json
           ? toJson(result)
@@ -55,11 +56,19 @@ export const accessCommands: Command[] = [
     summary:
       'who can open a patient (--patient), or which patients the acting user can open',
     usage: '--as USER [--patient ID] [--json]',
-    options: { as: { type: 'string' }, patient: { type: 'string' } },
+    options: {
+      as: AS_USER,
+      patient: {
+        ...PATIENT,
+        required: false,
+        description: 'list who can open this patient (a UUID)',
+      },
+    },
     async run(rt, args) {
-      const session = await rt.loginAs(required(args, 'as'))
-      if (typeof args['patient'] === 'string') {
-        const entries = await session.listAccess(args['patient'])
+      const session = await rt.loginAs(stringArg(args, 'as'))
+      const patientId = optionalArg(args, 'patient')
+      if (patientId !== undefined) {
+        const entries = await session.listAccess(patientId)
         if (rt.json) out(toJson(entries))
         else
           for (const e of entries)
@@ -80,55 +89,70 @@ export const accessCommands: Command[] = [
       'rotate one patient key (--patient, as a grant holder) or every key (--all, admin + recovery key)',
     usage: '--as USER (--patient ID | --all --recovery-key FILE) [--json]',
     options: {
-      as: { type: 'string' },
-      patient: { type: 'string' },
-      all: { type: 'boolean' },
-      'recovery-key': { type: 'string' },
+      as: {
+        ...AS_USER,
+        description:
+          'the user acting: a grant holder of --patient, or an administrator for --all',
+      },
+      patient: { ...PATIENT, required: false, description: 'the patient (a UUID)' },
+      all: {
+        type: 'boolean',
+        description:
+          'every patient key, resumable; Ctrl-C stops between two patients (run again to finish)',
+      },
+      'recovery-key': {
+        ...RECOVERY_KEY,
+        required: false,
+        description: 'with --all: ' + RECOVERY_KEY.description,
+      },
+    },
+    // rotate --all stops between two patients, where a new run picks up.
+    handlesInterrupt: true,
+    validate(args) {
+      const all = args['all'] === true
+      const patient = optionalArg(args, 'patient') !== undefined
+      if (all === patient) throw new UsageError('give --patient ID or --all')
+      if (all && optionalArg(args, 'recovery-key') === undefined)
+        throw new UsageError('--all needs --recovery-key FILE')
+      if (!all && optionalArg(args, 'recovery-key') !== undefined)
+        throw new UsageError('--recovery-key goes with --all')
     },
     async run(rt, args) {
-      if (args['all'] === true) {
-        const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
-          required(args, 'recovery-key'),
-          required(args, 'as'),
+      if (args['all'] !== true) {
+        const session = await rt.loginAs(stringArg(args, 'as'))
+        const result = await session.rotatePatientKey(stringArg(args, 'patient'))
+        out(
+          rt.json
+            ? toJson(result)
+            : `Rotated: key v${result.fromVersion} -> v${result.toVersion}, ${result.rows} rows re-encrypted`,
         )
-        const stop = new AbortController()
-        const onSignal = () => stop.abort()
-        process.once('SIGINT', onSignal)
-        const progress = new Progress('rotate --all')
-        try {
-          const result = await (
-            await rt.vault()
-          ).rotateAll(
-            { admin, recoveryPrivateKey },
-            {
-              signal: stop.signal,
-              onProgress: (p) => progress.update(p.rotated, p.total),
-            },
-          )
-          progress.done(
-            `${result.rotated} patients rotated${result.resumed ? ' (resumed an unfinished run)' : ''}` +
-              (result.failed.length
-                ? `; ${result.failed.length} failed integrity checks`
-                : '') +
-              (stop.signal.aborted ? '; interrupted: run again to finish' : ''),
-          )
-          if (rt.json) out(toJson(result))
-          if (stop.signal.aborted) return 130
-          return result.failed.length ? 6 : 0
-        } finally {
-          process.off('SIGINT', onSignal)
-        }
+        return 0
       }
-      if (typeof args['patient'] !== 'string')
-        throw new UsageError('give --patient ID or --all')
-      const session = await rt.loginAs(required(args, 'as'))
-      const result = await session.rotatePatientKey(args['patient'])
-      out(
-        rt.json
-          ? toJson(result)
-          : `Rotated: key v${result.fromVersion} -> v${result.toVersion}, ${result.rows} rows re-encrypted`,
+      const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
+        stringArg(args, 'recovery-key'),
+        stringArg(args, 'as'),
       )
-      return 0
+      const progress = new Progress('rotate --all')
+      const result = await (
+        await rt.vault()
+      ).rotateAll(
+        { admin, recoveryPrivateKey },
+        {
+          signal: rt.signal,
+          onProgress: (p) => progress.update(p.rotated, p.total),
+        },
+      )
+      const stopped = rt.signal.aborted && !result.finished
+      progress.done(
+        `${result.rotated} patients rotated${result.resumed ? ' (resumed an unfinished run)' : ''}` +
+          (result.failed.length
+            ? `; ${result.failed.length} failed integrity checks`
+            : '') +
+          (stopped ? '; interrupted: run again to finish' : ''),
+      )
+      if (rt.json) out(toJson(result))
+      if (stopped) return interruption(rt.signal).exitCode
+      return result.failed.length ? 6 : 0
     },
   },
 ]

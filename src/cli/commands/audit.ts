@@ -1,40 +1,63 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { ConfigurationError } from '../../errors/index.js'
+import { dirname } from 'node:path'
 import type { Knex } from 'knex'
-import { rowIdFromString, rowIdToString } from '../../db/row-id.js'
-import { UsageError } from '../command.js'
-import type { Command } from '../command.js'
+import { ConfigurationError } from '../../errors/index.js'
+import type { AuditEntry, AuditReportFilters } from '../../services/audit.service.js'
+import type { AuditHeadState } from '../../services/audit-verify.js'
+import { optionalArg, UsageError, type Command, type Flags } from '../command.js'
+import { integerFrom, isoDate, oneOf } from '../flag-checks.js'
 import { out, outStreamed, toJson } from '../io.js'
 import { Progress } from '../progress.js'
-import {
-  auditReport,
-  type AuditEntry,
-  type AuditReportFilters,
-} from '../../services/audit.service.js'
-import { verifyAuditChain, type AuditHeadState } from '../../services/audit-verify.js'
-import { devAuditKey } from '../deployment-keys.js'
 import type { CliRuntime } from '../runtime.js'
+import { PATIENT } from './flags.js'
 
-const FILTER_OPTIONS = {
-  user: { type: 'string' },
-  patient: { type: 'string' },
-  action: { type: 'string' },
-  from: { type: 'string' },
-  to: { type: 'string' },
-} as const
+// The audit code is loaded when a command runs, not at start: --help needs none of it.
+const auditService = () => import('../../services/audit.service.js')
+const rowIds = () => import('../../db/row-id.js')
 
-function date(value: unknown, flag: string): Date | undefined {
-  if (value === undefined) return undefined
-  const d = new Date(String(value))
-  if (Number.isNaN(d.getTime()))
-    throw new UsageError(`--${flag} must be a date or date-time (ISO 8601)`)
-  return d
+/** An action the audit log records (the library's list). */
+async function auditAction(value: string, flag: string): Promise<void> {
+  const { AUDIT_ACTIONS } = await import('../../services/audit-checks.js')
+  if (!(AUDIT_ACTIONS as readonly string[]).includes(value))
+    throw new UsageError(`--${flag} must be one of: ${AUDIT_ACTIONS.join(', ')}`)
+}
+
+const FILTER_OPTIONS: Flags = {
+  user: { type: 'string', value: 'USER', description: 'entries where this user acted' },
+  patient: {
+    ...PATIENT,
+    required: false,
+    description: 'entries about this patient (a UUID)',
+  },
+  action: {
+    type: 'string',
+    value: 'NAME',
+    description: 'entries of this action, e.g. grant, revoke, break_glass',
+    check: auditAction,
+  },
+  from: {
+    type: 'string',
+    value: 'DATE',
+    description: 'entries at or after, ISO 8601 (2026-01-31 or a date-time)',
+    check: isoDate,
+  },
+  to: {
+    type: 'string',
+    value: 'DATE',
+    description: 'entries before, ISO 8601',
+    check: isoDate,
+  },
+}
+
+function date(value: unknown): Date | undefined {
+  return value === undefined ? undefined : new Date(String(value))
 }
 
 async function filtersFrom(
   rt: CliRuntime,
   args: Record<string, unknown>,
 ): Promise<AuditReportFilters> {
+  const { rowIdFromString } = await rowIds()
   const user =
     typeof args['user'] === 'string'
       ? await (await rt.vault()).findUser(args['user'])
@@ -47,12 +70,12 @@ async function filtersFrom(
     ...(typeof args['action'] === 'string'
       ? { action: args['action'] as AuditReportFilters['action'] & string }
       : {}),
-    ...(date(args['from'], 'from') ? { from: date(args['from'], 'from')! } : {}),
-    ...(date(args['to'], 'to') ? { to: date(args['to'], 'to')! } : {}),
+    ...(date(args['from']) ? { from: date(args['from'])! } : {}),
+    ...(date(args['to']) ? { to: date(args['to'])! } : {}),
   }
 }
 
-function plain(e: AuditEntry) {
+function plain(e: AuditEntry, rowIdToString: (id: Buffer) => string) {
   const id = (b: Buffer | null) => (b ? rowIdToString(b) : '')
   return {
     seq: e.seq.toString(),
@@ -107,6 +130,7 @@ async function* entries(
   db: Knex,
   filters: AuditReportFilters,
 ): AsyncGenerator<AuditEntry> {
+  const { auditReport } = await auditService()
   let after: AuditReportFilters['after']
   for (;;) {
     const page = await auditReport(db, {
@@ -133,14 +157,30 @@ export const auditCommands: Command[] = [
       'check the audit chain; exit 1 and name the first bad row if it was edited, deleted, inserted or reordered',
     usage: '[--anchor FILE] [--json]',
     help: [
-      '  --anchor FILE  a head recorded outside the database by an earlier good run: the chain',
-      '                 must still contain it (catches a log cut at the end with an old head',
-      '                 restored). After a good run the new head is written back to FILE.',
+      'An anchor is a head recorded outside the database by an earlier good run: the',
+      'chain must still contain it, which catches a log cut at the end with an old head',
+      'restored. After a good run the new head is written back to the file.',
     ],
-    options: { anchor: { type: 'string' } },
+    options: {
+      anchor: {
+        type: 'string',
+        value: 'FILE',
+        description: 'the anchor file; created by the first run',
+        // Read before the database is opened: a damaged anchor fails at once.
+        check: (value) => {
+          readAnchor(value)
+          if (!existsSync(dirname(value)))
+            throw new ConfigurationError(`the folder of ${value} does not exist`)
+        },
+      },
+    },
     async run(rt, args) {
-      const anchorFile = typeof args['anchor'] === 'string' ? args['anchor'] : undefined
+      const anchorFile = optionalArg(args, 'anchor')
       const anchor = anchorFile ? readAnchor(anchorFile) : undefined
+      const [{ verifyAuditChain }, { devAuditKey }] = await Promise.all([
+        import('../../services/audit-verify.js'),
+        import('../deployment-keys.js'),
+      ])
       const progress = new Progress('audit verify')
       const result = await verifyAuditChain(await rt.db(), devAuditKey(), {
         onProgress: (n) => progress.update(n),
@@ -169,19 +209,29 @@ export const auditCommands: Command[] = [
     summary: 'audit entries, break-glass first; filter by user, patient, action and time',
     usage:
       '[--user USER] [--patient ID] [--action NAME] [--from DATE] [--to DATE] [--limit N] [--json]',
-    options: { ...FILTER_OPTIONS, limit: { type: 'string' } },
+    options: {
+      ...FILTER_OPTIONS,
+      limit: {
+        type: 'string',
+        value: 'N',
+        description: 'at most N entries (default 100)',
+        check: integerFrom(1, 10_000),
+      },
+    },
     async run(rt, args) {
-      const limit = args['limit'] === undefined ? 100 : Number(args['limit'])
-      if (!Number.isInteger(limit) || limit < 1 || limit > 10_000)
-        throw new UsageError('--limit must be 1 to 10000')
+      const limit = Number(optionalArg(args, 'limit') ?? 100)
+      const [{ auditReport }, { rowIdToString }] = await Promise.all([
+        auditService(),
+        rowIds(),
+      ])
       const rows = await auditReport(await rt.db(), {
         ...(await filtersFrom(rt, args)),
         breakGlassFirst: true,
         limit,
       })
-      if (rt.json) out(toJson(rows.map(plain)))
+      if (rt.json) out(toJson(rows.map((e) => plain(e, rowIdToString))))
       else
-        for (const r of rows.map(plain)) {
+        for (const r of rows.map((e) => plain(e, rowIdToString))) {
           out(
             [
               r.seq,
@@ -206,11 +256,18 @@ export const auditCommands: Command[] = [
     summary: 'stream audit entries to stdout as CSV or JSON lines',
     usage:
       '[--format csv|jsonl] [--user USER] [--patient ID] [--action NAME] [--from DATE] [--to DATE]',
-    options: { ...FILTER_OPTIONS, format: { type: 'string' } },
+    options: {
+      ...FILTER_OPTIONS,
+      format: {
+        type: 'string',
+        value: 'csv|jsonl',
+        description: 'CSV with a header line, or one JSON object a line (default jsonl)',
+        check: oneOf('csv', 'jsonl'),
+      },
+    },
     async run(rt, args) {
-      const format = (args['format'] as string | undefined) ?? 'jsonl'
-      if (format !== 'csv' && format !== 'jsonl')
-        throw new UsageError('--format must be csv or jsonl')
+      const { rowIdToString } = await rowIds()
+      const format = optionalArg(args, 'format') ?? 'jsonl'
       const progress = new Progress('audit export')
       let n = 0
       if (format === 'csv')
@@ -218,7 +275,7 @@ export const auditCommands: Command[] = [
           'seq,occurred_at,actor_user_id,action,patient_id,target_user_id,outcome,reason,detail',
         )
       for await (const entry of entries(await rt.db(), await filtersFrom(rt, args))) {
-        const r = plain(entry)
+        const r = plain(entry, rowIdToString)
         await outStreamed(
           format === 'csv' ? Object.values(r).map(csvCell).join(',') : JSON.stringify(r),
         )

@@ -1,19 +1,21 @@
 import { spawn } from 'node:child_process'
-import { readInstallation } from '../../testing/local-db/download.js'
-import {
-  ENGINE_SPECS,
-  engineFromEnv,
-  type Engine,
-} from '../../testing/local-db/engines.js'
-import { commandInRoot, rootEnv } from '../../testing/local-db/private-root.js'
-import {
-  localServerStatus,
-  startLocalServer,
-  stopLocalServer,
-  type LocalServer,
-} from '../../testing/local-db/server.js'
+import { constants } from 'node:os'
+import type { Engine } from '../../testing/local-db/engines.js'
+import type { LocalServer } from '../../testing/local-db/server.js'
 import type { Command } from '../command.js'
 import { err, out } from '../io.js'
+
+// The provisioning code (and mysql2 with it) is loaded when a db command runs,
+// not at start: --help and the other commands need none of it.
+async function localDb() {
+  const [download, engines, root, server] = await Promise.all([
+    import('../../testing/local-db/download.js'),
+    import('../../testing/local-db/engines.js'),
+    import('../../testing/local-db/private-root.js'),
+    import('../../testing/local-db/server.js'),
+  ])
+  return { ...download, ...engines, ...root, ...server }
+}
 
 /**
  * `db start|stop|status|env|shell`: the private local server of emr-vault/testing,
@@ -22,7 +24,8 @@ import { err, out } from '../io.js'
  * writes only the settings.
  */
 
-function describe(server: LocalServer): string {
+async function describe(server: LocalServer): Promise<string> {
+  const { ENGINE_SPECS } = await localDb()
   return [
     `${ENGINE_SPECS[server.engine].label} ${server.version} is running (pid ${server.pid})`,
     `  host:     ${server.host}`,
@@ -52,6 +55,7 @@ function notRunning(engine: Engine): number {
 
 /** The client binary of the same private root, connected over TCP with stdio inherited. */
 async function shell(server: LocalServer, extra: readonly string[]): Promise<number> {
+  const { commandInRoot, readInstallation, rootEnv } = await localDb()
   const inst = readInstallation(server.engine)
   if (!inst) {
     err(`The ${server.engine} download cache is incomplete; run: emr-vault db start`)
@@ -72,7 +76,10 @@ async function shell(server: LocalServer, extra: readonly string[]): Promise<num
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { stdio: 'inherit', env: rootEnv() })
     child.on('error', reject)
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)))
+    // A client ended by a signal exits as a shell reports it: 128 + the number.
+    child.on('exit', (code, signal) =>
+      resolve(code ?? (signal ? 128 + constants.signals[signal] : 0)),
+    )
   })
 }
 
@@ -83,11 +90,12 @@ export const localDbCommands: Command[] = [
     usage: '',
     offline: true,
     async run() {
+      const { engineFromEnv, startLocalServer } = await localDb()
       const server = await startLocalServer({
         engine: engineFromEnv(),
         log: (line) => err(`[db] ${line}`),
       })
-      out(describe(server))
+      out(await describe(server))
       out(`\nFor a .env file (emr-vault db env):\n${envLines(server)}`)
       return 0
     },
@@ -98,6 +106,7 @@ export const localDbCommands: Command[] = [
     usage: '',
     offline: true,
     async run() {
+      const { engineFromEnv, stopLocalServer } = await localDb()
       const engine = engineFromEnv()
       out(
         (await stopLocalServer(engine))
@@ -113,13 +122,14 @@ export const localDbCommands: Command[] = [
     usage: '',
     offline: true,
     async run() {
+      const { engineFromEnv, localServerStatus } = await localDb()
       const engine = engineFromEnv()
       const server = await localServerStatus(engine)
       if (!server) {
         out(`The local ${engine} server is not running.`)
         return 1
       }
-      out(describe(server))
+      out(await describe(server))
       return 0
     },
   },
@@ -129,6 +139,7 @@ export const localDbCommands: Command[] = [
     usage: '',
     offline: true,
     async run() {
+      const { engineFromEnv, localServerStatus } = await localDb()
       const engine = engineFromEnv()
       const server = await localServerStatus(engine)
       if (!server) return notRunning(engine)
@@ -141,7 +152,11 @@ export const localDbCommands: Command[] = [
     summary: 'open a SQL shell on the private local server',
     usage: '[-- client arguments]',
     offline: true,
+    // Ctrl-C belongs to the SQL client (it cancels the statement being typed or
+    // run); this command ends when the client does, with its exit code.
+    handlesInterrupt: true,
     async run(_rt, args) {
+      const { engineFromEnv, localServerStatus } = await localDb()
       const engine = engineFromEnv()
       const server = await localServerStatus(engine)
       if (!server) return notRunning(engine)

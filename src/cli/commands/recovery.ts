@@ -1,10 +1,7 @@
-import { existsSync } from 'node:fs'
-import { generateUserKeyPair } from '../../crypto/keypair.js'
-import { ConfigurationError } from '../../errors/index.js'
-import type { Command } from '../command.js'
-import { out, readSecret, toJson } from '../io.js'
-import { writeRecoveryKeyFile } from '../recovery-key-file.js'
-import { required } from './users.js'
+import { stringArg, type Command } from '../command.js'
+import { newFile } from '../flag-checks.js'
+import { out, toJson } from '../io.js'
+import { AS_ADMIN, PATIENT, RECOVERY_KEY, USER } from './flags.js'
 
 export const recoveryCommands: Command[] = [
   {
@@ -12,15 +9,22 @@ export const recoveryCommands: Command[] = [
     summary:
       'create the organisation recovery key pair; the private key goes to FILE (0600), never the database',
     usage: '--out FILE [--json]',
-    options: { out: { type: 'string' } },
+    options: {
+      out: {
+        type: 'string',
+        value: 'FILE',
+        description: 'where to write the key pair; an existing file is never overwritten',
+        required: true,
+        check: newFile,
+      },
+    },
     offline: true,
     async run(rt, args) {
-      const file = required(args, 'out')
-      if (existsSync(file)) {
-        throw new ConfigurationError(
-          `${file} exists; refusing to overwrite a recovery key (move it away first)`,
-        )
-      }
+      const file = stringArg(args, 'out')
+      const [{ generateUserKeyPair }, { writeRecoveryKeyFile }] = await Promise.all([
+        import('../../crypto/keypair.js'),
+        import('../recovery-key-file.js'),
+      ])
       const pair = generateUserKeyPair()
       writeRecoveryKeyFile(file, pair)
       const publicKey = pair.publicKey.toString('base64')
@@ -40,23 +44,24 @@ export const recoveryCommands: Command[] = [
     usage:
       "--as ADMIN --user USER --recovery-key FILE (admin password, then the user's new password)",
     options: {
-      as: { type: 'string' },
-      user: { type: 'string' },
-      'recovery-key': { type: 'string' },
+      as: AS_ADMIN,
+      user: { ...USER, description: 'the user who forgot the password' },
+      'recovery-key': RECOVERY_KEY,
     },
     async run(rt, args) {
+      const username = stringArg(args, 'user')
+      const vault = await rt.vault()
+      await vault.findUser(username) // before any password is asked
       const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
-        required(args, 'recovery-key'),
-        required(args, 'as'),
+        stringArg(args, 'recovery-key'),
+        stringArg(args, 'as'),
       )
-      const username = required(args, 'user')
-      const newPassword = await readSecret(
-        `new password for ${username}`,
-        rt.passwordFromStdin,
+      const newPassword = await rt.secret(`new password for ${username}`)
+      const result = await vault.recoverUser(
+        { admin, recoveryPrivateKey },
+        username,
+        newPassword,
       )
-      const result = await (
-        await rt.vault()
-      ).recoverUser({ admin, recoveryPrivateKey }, username, newPassword)
       out(
         rt.json
           ? toJson(result)
@@ -71,21 +76,21 @@ export const recoveryCommands: Command[] = [
       "grant a patient to a user from the patient's recovery seal (e.g. every grantee is gone)",
     usage: '--as ADMIN --patient ID --user USER --recovery-key FILE [--json]',
     options: {
-      as: { type: 'string' },
-      patient: { type: 'string' },
-      user: { type: 'string' },
-      'recovery-key': { type: 'string' },
+      as: AS_ADMIN,
+      patient: PATIENT,
+      user: { ...USER, description: 'the user who gets access' },
+      'recovery-key': RECOVERY_KEY,
     },
     async run(rt, args) {
-      const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
-        required(args, 'recovery-key'),
-        required(args, 'as'),
-      )
       const vault = await rt.vault()
-      const user = await vault.findUser(required(args, 'user'))
+      const user = await vault.findUser(stringArg(args, 'user'))
+      const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
+        stringArg(args, 'recovery-key'),
+        stringArg(args, 'as'),
+      )
       const result = await vault.restorePatientAccess(
         { admin, recoveryPrivateKey },
-        required(args, 'patient'),
+        stringArg(args, 'patient'),
         user.id,
       )
       out(
@@ -103,11 +108,11 @@ export const recoveryCommands: Command[] = [
     summary:
       'create the break-glass emergency key and seal every patient to it (resumable)',
     usage: '--as ADMIN --recovery-key FILE',
-    options: { as: { type: 'string' }, 'recovery-key': { type: 'string' } },
+    options: { as: AS_ADMIN, 'recovery-key': RECOVERY_KEY },
     async run(rt, args) {
       const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
-        required(args, 'recovery-key'),
-        required(args, 'as'),
+        stringArg(args, 'recovery-key'),
+        stringArg(args, 'as'),
       )
       const result = await (
         await rt.vault()
@@ -125,17 +130,17 @@ export const recoveryCommands: Command[] = [
     summary: 'give a user with the emergency role the emergency key (break-glass)',
     usage: '--as ADMIN --user USER --recovery-key FILE',
     options: {
-      as: { type: 'string' },
-      user: { type: 'string' },
-      'recovery-key': { type: 'string' },
+      as: AS_ADMIN,
+      user: { ...USER, description: 'a user with the emergency role' },
+      'recovery-key': RECOVERY_KEY,
     },
     async run(rt, args) {
-      const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
-        required(args, 'recovery-key'),
-        required(args, 'as'),
-      )
       const vault = await rt.vault()
-      const user = await vault.findUser(required(args, 'user'))
+      const user = await vault.findUser(stringArg(args, 'user'))
+      const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
+        stringArg(args, 'recovery-key'),
+        stringArg(args, 'as'),
+      )
       await vault.grantEmergencyKey({ admin, recoveryPrivateKey }, user.id)
       out(`${user.username} now holds the emergency key`)
       return 0
@@ -145,11 +150,14 @@ export const recoveryCommands: Command[] = [
     path: ['emergency', 'revoke'],
     summary: 'take the emergency key away from a user (role withdrawn, leaving)',
     usage: '--as ADMIN --user USER',
-    options: { as: { type: 'string' }, user: { type: 'string' } },
+    options: {
+      as: AS_ADMIN,
+      user: { ...USER, description: 'the user who loses the emergency key' },
+    },
     async run(rt, args) {
-      const admin = await rt.loginAs(required(args, 'as'))
       const vault = await rt.vault()
-      const user = await vault.findUser(required(args, 'user'))
+      const user = await vault.findUser(stringArg(args, 'user'))
+      const admin = await rt.loginAs(stringArg(args, 'as'))
       const held = await vault.revokeEmergencyKey(admin, user.id)
       out(
         held

@@ -1,32 +1,41 @@
-import type { Command } from '../command.js'
-import { UsageError } from '../command.js'
-import { out, readSecret, toJson } from '../io.js'
-import type { Role } from '../../services/domain.js'
+import { ValidationError } from '../../errors/index.js'
+import { ROLES, type Role } from '../../services/domain.js'
 import type { Session } from '../../services/session.js'
+import { stringArg, UsageError, type Args, type Command } from '../command.js'
+import { nonBlank } from '../flag-checks.js'
+import { out, stdinIsTerminal, toJson } from '../io.js'
 import type { CliRuntime } from '../runtime.js'
+import { AS_ADMIN } from './flags.js'
 
 /**
  * The administrator acting (`--as`, password asked first), recorded in the audit
  * log. Only the very first user of an empty database may be created without one.
  */
-async function actingAdmin(
-  rt: CliRuntime,
-  args: Record<string, unknown>,
-  bootstrap: boolean,
-): Promise<Session | undefined> {
+async function actingAdmin(rt: CliRuntime, args: Args): Promise<Session | undefined> {
   if (typeof args['as'] === 'string') return rt.loginAs(args['as'])
-  if (bootstrap && (await (await rt.vault()).listUsers()).length === 0) return undefined
-  throw new UsageError(
-    '--as ADMIN is required: the administrator acting, recorded in the audit log',
-  )
+  if ((await (await rt.vault()).listUsers()).length === 0) return undefined
+  throw new UsageError(AS_ADMIN.required as string)
 }
 
-function required(args: Record<string, unknown>, name: string): string {
-  const value = args[name]
-  if (typeof value !== 'string' || value === '')
-    throw new UsageError(`--${name} is required`)
-  return value
+/** The library's rule for a new username, checked before any password is asked. */
+async function newUsername(value: string): Promise<void> {
+  // Loaded here, not at start: the services are not needed for --help.
+  const { checkUsername } = await import('../../services/user.service.js')
+  checkUsername(value)
 }
+
+/** `clinician,admin`: the library's roles, refused as the library would refuse them. */
+function roleList(value: string): void {
+  if (value.split(',').some((r) => !ROLES.includes(r as Role)))
+    throw new ValidationError('roles', `must be a list of ${ROLES.join(', ')}`)
+}
+
+const USERNAME = {
+  type: 'string',
+  value: 'NAME',
+  description: 'the username',
+  required: true,
+} as const
 
 export const userCommands: Command[] = [
   {
@@ -36,24 +45,39 @@ export const userCommands: Command[] = [
     usage:
       '--as ADMIN --username NAME --name "Display Name" [--role clinician,admin,emergency] [--json]',
     options: {
-      as: { type: 'string' },
-      username: { type: 'string' },
-      name: { type: 'string' },
-      role: { type: 'string' },
+      as: { ...AS_ADMIN, required: false },
+      username: {
+        ...USERNAME,
+        description: 'the new username: 3-64 of a-z 0-9 . _ - (lower case)',
+        check: newUsername,
+      },
+      name: {
+        type: 'string',
+        value: '"Display Name"',
+        description: 'the name shown for the user',
+        required: true,
+        check: nonBlank,
+      },
+      role: {
+        type: 'string',
+        value: 'ROLES',
+        description: `comma-separated, of ${ROLES.join(', ')} (default clinician)`,
+        check: roleList,
+      },
     },
     async run(rt, args) {
-      const username = required(args, 'username')
-      const displayName = required(args, 'name')
-      const admin = await actingAdmin(rt, args, true)
+      const username = stringArg(args, 'username')
+      const displayName = stringArg(args, 'name')
+      const vault = await rt.vault()
+      // A taken name is refused before two passwords are typed for it (the
+      // library refuses it again if another administrator takes it meanwhile).
+      if ((await vault.listUsers()).some((u) => u.username === username))
+        throw new ValidationError('username', 'is already taken')
+      const admin = await actingAdmin(rt, args)
       const roles =
         typeof args['role'] === 'string' ? (args['role'].split(',') as Role[]) : undefined
-      const password = await readSecret(
-        `new password for ${username}`,
-        rt.passwordFromStdin,
-      )
-      const user = await (
-        await rt.vault()
-      ).registerUser(
+      const password = await rt.secret(`new password for ${username}`)
+      const user = await vault.registerUser(
         { username, displayName, password, ...(roles ? { roles } : {}) },
         admin,
       )
@@ -72,11 +96,11 @@ export const userCommands: Command[] = [
         ? 'disable a user: their sessions lose access at once'
         : 'enable a disabled user',
     usage: '--as ADMIN --username NAME',
-    options: { as: { type: 'string' }, username: { type: 'string' } },
+    options: { as: AS_ADMIN, username: USERNAME },
     async run(rt, args) {
       const vault = await rt.vault()
-      const user = await vault.findUser(required(args, 'username'))
-      const admin = await actingAdmin(rt, args, false)
+      const user = await vault.findUser(stringArg(args, 'username'))
+      const admin = await actingAdmin(rt, args)
       if (verb === 'disable') await vault.disableUser(user.id, admin)
       else await vault.enableUser(user.id, admin)
       out(`${verb === 'disable' ? 'Disabled' : 'Enabled'} ${user.username}`)
@@ -103,19 +127,20 @@ export const userCommands: Command[] = [
     summary:
       'change a password: old and new prompted without echo, or two lines on stdin; --rekey also replaces the key pair (after a suspected compromise)',
     usage: '--username NAME [--rekey]',
-    options: { username: { type: 'string' }, rekey: { type: 'boolean' } },
+    options: {
+      username: USERNAME,
+      rekey: {
+        type: 'boolean',
+        description:
+          'also a new key pair, every grant re-sealed to it (an old wrapped key then opens nothing)',
+      },
+    },
     async run(rt, args) {
-      const username = required(args, 'username')
-      const oldPassword = await readSecret(
-        `current password for ${username}`,
-        rt.passwordFromStdin,
-      )
-      const newPassword = await readSecret(
-        `new password for ${username}`,
-        rt.passwordFromStdin,
-      )
-      if (process.stdin.isTTY && !rt.passwordFromStdin) {
-        const again = await readSecret('repeat the new password', false)
+      const username = stringArg(args, 'username')
+      const oldPassword = await rt.secret(`current password for ${username}`)
+      const newPassword = await rt.secret(`new password for ${username}`)
+      if (stdinIsTerminal() && !rt.passwordFromStdin) {
+        const again = await rt.secret('repeat the new password')
         if (again !== newPassword) throw new UsageError('the new passwords do not match')
       }
       await (
@@ -128,5 +153,3 @@ export const userCommands: Command[] = [
     },
   },
 ]
-
-export { required }
