@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from '../support/chai.js'
 import { engineFromEnv, localServerStatus } from '../../src/testing/local-db/index.js'
-import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
 import { testDb } from '../support/test-env.js'
 import {
@@ -14,29 +13,20 @@ import {
 } from '../support/vault-fixture.js'
 import { runCli } from './run-cli.js'
 
-describe('emr-vault command line (child process)', function () {
+/**
+ * The commands against the test database, run in-process (run-cli.ts). Each test
+ * makes its own users and patients through the library, with unique names, so
+ * that none depends on another or on what else the database holds.
+ */
+describe('emr-vault command line (in-process, test database)', function () {
+  // Generous for a loaded machine; nothing here measures time.
   this.timeout(60_000)
   let vault: Vault
   const dir = mkdtempSync(join(tmpdir(), 'emr-vault-cli-'))
   const keyFile = join(dir, 'recovery.json')
-  const names = {
-    alice: uniqueName('cli-alice'),
-    bob: uniqueName('cli-bob'),
-    admin: uniqueName('cli-admin'),
-  }
-  const pw = {
-    alice: 'alice-cli-password-1',
-    bob: 'bob-cli-password-1',
-    admin: 'admin-cli-password-1',
-  }
-  let patientId: string
-  let alice: Session
-  // The administrator who registers the CLI's users (made through the library).
-  let boss: { username: string; password: string }
 
-  before(async () => {
+  before(() => {
     ;({ vault } = testVault())
-    boss = await registerTestUser(vault, 'cli-boss', ['admin'])
     writeFileSync(
       keyFile,
       JSON.stringify({
@@ -47,52 +37,29 @@ describe('emr-vault command line (child process)', function () {
     )
   })
 
-  after(() => alice?.close())
+  const admin = () => registerTestUser(vault, 'cli-admin', ['admin'])
+  const clinician = () => registerTestUser(vault, 'cli-clinician', ['clinician'])
+  const lines = (...values: string[]) => ({ input: values.map((v) => `${v}\n`).join('') })
 
-  describe('usage', () => {
-    it('--help lists every command group and exits 0', async () => {
-      const r = await runCli(['--help'])
-      expect(r.code).to.equal(0)
-      for (const group of [
-        'db start',
-        'migrate',
-        'user create',
-        'password change',
-        'grant',
-        'revoke',
-        'access list',
-        'rotate',
-        'recovery init',
-        'audit verify',
-        'audit export',
-        'doctor',
-      ]) {
-        expect(r.stdout).to.include(group)
-      }
-      const sub = await runCli(['user', 'create', '--help'])
-      expect(sub.code).to.equal(0)
-      expect(sub.stdout).to.match(
-        /Usage: emr-vault user create --as ADMIN --username NAME/,
-      )
+  /** A patient created by a new clinician, who holds its only grant. */
+  async function patientOfNewClinician() {
+    const owner = await clinician()
+    const session = await vault.login(owner.username, owner.password)
+    const patientId = await session.createPatient({
+      fullName: 'Cli Patient',
+      dateOfBirth: '1990-09-09',
     })
-
-    it('an unknown command, an unknown flag and a missing argument exit 2 with one line naming the problem', async () => {
-      const unknown = await runCli(['frobnicate'])
-      expect([unknown.code, unknown.stderr.trim()]).to.deep.equal([
-        2,
-        'emr-vault: unknown command "frobnicate". Run: emr-vault --help',
-      ])
-      const flag = await runCli(['user', 'list', '--colour'])
-      expect(flag.code).to.equal(2)
-      expect(flag.stderr).to.match(/Unknown option '--colour'/)
-      const missing = await runCli(['user', 'create', '--name', 'X'], { input: 'pw\n' })
-      expect(missing.code).to.equal(2)
-      expect(missing.stderr).to.match(/--username is required/)
-    })
-  })
+    return { owner, session, patientId }
+  }
 
   describe('users and passwords', () => {
     it('user create / list / disable / enable, passwords from stdin', async () => {
+      const boss = await admin()
+      const names = {
+        alice: uniqueName('cli-alice'),
+        bob: uniqueName('cli-bob'),
+        admin: uniqueName('cli-admin'),
+      }
       for (const [who, role] of [
         ['alice', 'clinician'],
         ['bob', 'clinician'],
@@ -113,7 +80,7 @@ describe('emr-vault command line (child process)', function () {
             '--password-stdin',
             '--json',
           ],
-          { input: `${boss.password}\n${pw[who]}\n` },
+          lines(boss.password, `${who}-cli-password-1`),
         )
         expect(r.code, r.stderr).to.equal(0)
         expect(JSON.parse(r.stdout)).to.include({ username: names[who] })
@@ -130,7 +97,7 @@ describe('emr-vault command line (child process)', function () {
           'again',
           '--password-stdin',
         ],
-        { input: `${boss.password}\nwhatever-password\n` },
+        lines(boss.password, 'whatever-password'),
       )
       expect([dup.code, dup.stderr.trim()]).to.deep.equal([
         5,
@@ -142,7 +109,6 @@ describe('emr-vault command line (child process)', function () {
       expect(users.find((u) => u.username === names.bob)).to.include({ disabled: false })
 
       const asBoss = ['--as', boss.username, '--password-stdin']
-      const bossInput = { input: `${boss.password}\n` }
       const unattributed = await runCli(['user', 'disable', '--username', names.bob])
       expect(unattributed.code).to.equal(2)
       expect(unattributed.stderr).to.match(/--as ADMIN is required/)
@@ -156,13 +122,14 @@ describe('emr-vault command line (child process)', function () {
           names.alice,
           '--password-stdin',
         ],
-        { input: `${pw.alice}\n` },
+        lines('alice-cli-password-1'),
       )
       expect(notAdmin.code).to.equal(4)
-      expect(
-        (await runCli(['user', 'disable', '--username', names.bob, ...asBoss], bossInput))
-          .code,
-      ).to.equal(0)
+      const disable = await runCli(
+        ['user', 'disable', '--username', names.bob, ...asBoss],
+        lines(boss.password),
+      )
+      expect(disable.code, disable.stderr).to.equal(0)
       const disabled = JSON.parse(
         (await runCli(['user', 'list', '--json'])).stdout,
       ) as typeof users
@@ -170,70 +137,70 @@ describe('emr-vault command line (child process)', function () {
         disabled: true,
       })
       expect(
-        (await runCli(['user', 'enable', '--username', names.bob, ...asBoss], bossInput))
-          .code,
+        (
+          await runCli(
+            ['user', 'enable', '--username', names.bob, ...asBoss],
+            lines(boss.password),
+          )
+        ).code,
       ).to.equal(0)
       expect(
         (
           await runCli(
             ['user', 'disable', '--username', 'nobody-here', ...asBoss],
-            bossInput,
+            lines(boss.password),
           )
         ).code,
       ).to.equal(5)
     })
 
     it('password change takes old and new from stdin; a wrong old password exits 4 and changes nothing', async () => {
-      const wrong = await runCli(
-        ['password', 'change', '--username', names.bob, '--password-stdin'],
-        { input: 'not-it\nnew-password-xyz\n' },
-      )
+      const bob = await clinician()
+      const change = [
+        'password',
+        'change',
+        '--username',
+        bob.username,
+        '--password-stdin',
+      ]
+      const wrong = await runCli(change, lines('not-it', 'new-password-xyz'))
       expect([wrong.code, wrong.stderr.trim()]).to.deep.equal([
         4,
         'emr-vault password change: authentication failed',
       ])
-      const ok = await runCli(
-        ['password', 'change', '--username', names.bob, '--password-stdin'],
-        { input: `${pw.bob}\nbob-cli-password-2\n` },
-      )
+      const ok = await runCli(change, lines(bob.password, 'bob-cli-password-2'))
       expect(ok.code, ok.stderr).to.equal(0)
-      pw.bob = 'bob-cli-password-2'
       const rekey = await runCli(
-        ['password', 'change', '--username', names.bob, '--rekey', '--password-stdin'],
-        { input: `${pw.bob}\nbob-cli-password-3\n` },
+        [...change, '--rekey'],
+        lines('bob-cli-password-2', 'bob-cli-password-3'),
       )
       expect(rekey.code, rekey.stderr).to.equal(0)
-      pw.bob = 'bob-cli-password-3'
-      ;(await vault.login(names.bob, pw.bob)).close()
-      const missing = await runCli(
-        ['password', 'change', '--username', names.bob, '--password-stdin'],
-        { input: `${pw.bob}\n` },
-      )
+      ;(await vault.login(bob.username, 'bob-cli-password-3')).close()
+      const missing = await runCli(change, lines('bob-cli-password-3'))
       expect(missing.code).to.equal(2)
     })
   })
 
   describe('access', () => {
     it('grant, access list, revoke, as a user whose password is read from stdin', async () => {
-      alice = await vault.login(names.alice, pw.alice)
-      patientId = await alice.createPatient({
-        fullName: 'Cli Patient',
-        dateOfBirth: '1990-09-09',
-      })
-      const bobId = (await vault.findUser(names.bob)).id
+      const { owner: alice, session, patientId } = await patientOfNewClinician()
+      session.close()
+      const bob = await clinician()
+      const other = await admin()
+      const bobId = (await vault.findUser(bob.username)).id
       const grant = await runCli(
         [
           'grant',
           '--as',
-          names.alice,
+          alice.username,
           '--patient',
           patientId,
           '--to',
-          names.bob,
+          bob.username,
           '--password-stdin',
           '--json',
         ],
-        { input: `${pw.alice}\n` },
+        lines(alice.password),
       )
       expect(grant.code, grant.stderr).to.equal(0)
       expect(JSON.parse(grant.stdout)).to.deep.equal({ created: true })
@@ -242,20 +209,20 @@ describe('emr-vault command line (child process)', function () {
           'access',
           'list',
           '--as',
-          names.bob,
+          bob.username,
           '--patient',
           patientId,
           '--password-stdin',
           '--json',
         ],
-        { input: `${pw.bob}\n` },
+        lines(bob.password),
       )
       expect(
         (JSON.parse(who.stdout) as { userId: string }[]).map((e) => e.userId),
       ).to.include(bobId)
       const mine = await runCli(
-        ['access', 'list', '--as', names.bob, '--password-stdin', '--json'],
-        { input: `${pw.bob}\n` },
+        ['access', 'list', '--as', bob.username, '--password-stdin', '--json'],
+        lines(bob.password),
       )
       expect(JSON.parse(mine.stdout)).to.deep.equal([patientId])
       const denied = await runCli(
@@ -263,27 +230,27 @@ describe('emr-vault command line (child process)', function () {
           'access',
           'list',
           '--as',
-          names.admin,
+          other.username,
           '--patient',
           patientId,
           '--password-stdin',
         ],
-        { input: `${pw.admin}\n` },
+        lines(other.password),
       )
       expect(denied.code).to.equal(4)
       const revoke = await runCli(
         [
           'revoke',
           '--as',
-          names.alice,
+          alice.username,
           '--patient',
           patientId,
           '--user',
-          names.bob,
+          bob.username,
           '--password-stdin',
           '--json',
         ],
-        { input: `${pw.alice}\n` },
+        lines(alice.password),
       )
       expect(revoke.code, revoke.stderr).to.equal(0)
       expect(JSON.parse(revoke.stdout)).to.include({ fromVersion: 1, toVersion: 2 })
@@ -291,14 +258,14 @@ describe('emr-vault command line (child process)', function () {
         [
           'grant',
           '--as',
-          names.alice,
+          alice.username,
           '--patient',
           'nope',
           '--to',
-          names.bob,
+          bob.username,
           '--password-stdin',
         ],
-        { input: `${pw.alice}\n` },
+        lines(alice.password),
       )
       expect([badId.code, badId.stderr.trim()]).to.deep.equal([
         5,
@@ -306,87 +273,148 @@ describe('emr-vault command line (child process)', function () {
       ])
     })
 
-    it('rotate --patient, and rotate --all with the recovery key file; bad key files are refused', async () => {
-      const one = await runCli(
+    it('a grantee that does not exist is reported before the password is asked', async () => {
+      const { owner, session, patientId } = await patientOfNewClinician()
+      session.close()
+      const r = await runCli(
         [
-          'rotate',
+          'grant',
           '--as',
-          names.alice,
+          owner.username,
           '--patient',
           patientId,
-          '--password-stdin',
-          '--json',
-        ],
-        { input: `${pw.alice}\n` },
-      )
-      expect(one.code, one.stderr).to.equal(0)
-      expect(JSON.parse(one.stdout)).to.include({ fromVersion: 2, toVersion: 3 })
-
-      const loose = join(dir, 'loose.json')
-      writeFileSync(loose, readFileSync(keyFile))
-      chmodSync(loose, 0o644)
-      const perm = await runCli(
-        [
-          'rotate',
-          '--all',
-          '--as',
-          names.admin,
-          '--recovery-key',
-          loose,
+          '--to',
+          'nobody-here',
           '--password-stdin',
         ],
-        { input: `${pw.admin}\n` },
+        lines(), // no password: asking for one would fail with exit 2
       )
-      expect(perm.code).to.equal(3)
-      expect(perm.stderr).to.include(`run: chmod 600 ${loose}`)
-      const other = join(dir, 'other.json')
-      const init = await runCli(['recovery', 'init', '--out', other])
-      expect(init.code).to.equal(0)
-      const mismatch = await runCli(
-        [
-          'rotate',
-          '--all',
-          '--as',
-          names.admin,
-          '--recovery-key',
-          other,
-          '--password-stdin',
-        ],
-        { input: `${pw.admin}\n` },
-      )
-      expect([mismatch.code, mismatch.stderr.trim()]).to.deep.equal([
-        3,
-        'emr-vault rotate: the recovery private key does not match the configured recovery public key',
+      expect([r.code, r.stderr.trim()]).to.deep.equal([
+        5,
+        'emr-vault grant: user nobody-here not found',
       ])
+    })
 
-      const all = await runCli(
-        [
-          'rotate',
-          '--all',
-          '--as',
-          names.admin,
-          '--recovery-key',
-          keyFile,
-          '--password-stdin',
-          '--json',
-        ],
-        { input: `${pw.admin}\n` },
-      )
-      expect(all.code, all.stderr).to.equal(0)
-      const result = JSON.parse(all.stdout.trim().split('\n').pop()!) as {
-        rotated: number
-        finished: boolean
+    it('rotate --patient, and rotate --all with the recovery key file; bad key files are refused', async () => {
+      const { owner: alice, session, patientId } = await patientOfNewClinician()
+      try {
+        await session.rotatePatientKey(patientId) // v1 -> v2
+        const boss = await admin()
+        const one = await runCli(
+          [
+            'rotate',
+            '--as',
+            alice.username,
+            '--patient',
+            patientId,
+            '--password-stdin',
+            '--json',
+          ],
+          lines(alice.password),
+        )
+        expect(one.code, one.stderr).to.equal(0)
+        expect(JSON.parse(one.stdout)).to.include({ fromVersion: 2, toVersion: 3 })
+
+        const loose = join(dir, uniqueName('loose'))
+        writeFileSync(loose, readFileSync(keyFile))
+        chmodSync(loose, 0o644)
+        const perm = await runCli(
+          [
+            'rotate',
+            '--all',
+            '--as',
+            boss.username,
+            '--recovery-key',
+            loose,
+            '--password-stdin',
+          ],
+          lines(boss.password),
+        )
+        expect(perm.code).to.equal(3)
+        expect(perm.stderr).to.include(`run: chmod 600 ${loose}`)
+        const other = join(dir, uniqueName('other'))
+        const init = await runCli(['recovery', 'init', '--out', other])
+        expect(init.code).to.equal(0)
+        const mismatch = await runCli(
+          [
+            'rotate',
+            '--all',
+            '--as',
+            boss.username,
+            '--recovery-key',
+            other,
+            '--password-stdin',
+          ],
+          lines(boss.password),
+        )
+        expect([mismatch.code, mismatch.stderr.trim()]).to.deep.equal([
+          3,
+          'emr-vault rotate: the recovery private key does not match the configured recovery public key',
+        ])
+
+        const all = await runCli(
+          [
+            'rotate',
+            '--all',
+            '--as',
+            boss.username,
+            '--recovery-key',
+            keyFile,
+            '--password-stdin',
+            '--json',
+          ],
+          lines(boss.password),
+        )
+        expect(all.code, all.stderr).to.equal(0)
+        const result = JSON.parse(all.stdout.trim().split('\n').pop()!) as {
+          rotated: number
+          finished: boolean
+        }
+        expect(result.finished).to.equal(true)
+        expect(result.rotated).to.be.greaterThan(0)
+        expect(all.stderr).to.match(/rotate --all: \d+ patients rotated/)
+        expect((await session.readPatient(patientId)).keyVersion).to.equal(4)
+      } finally {
+        session.close()
       }
-      expect(result.finished).to.equal(true)
-      expect(result.rotated).to.be.greaterThan(0)
-      expect(all.stderr).to.match(/rotate --all: \d+ patients rotated/)
-      expect((await alice.readPatient(patientId)).keyVersion).to.equal(4)
+    })
+
+    it('rotate --all interrupted stops between two patients with 130; the next run finishes it', async () => {
+      const boss = await admin()
+      // Two patients at least, so that the run has a next one to stop before.
+      for (let i = 0; i < 2; i++) (await patientOfNewClinician()).session.close()
+      const interrupt = new AbortController()
+      const InterruptedError = (await import('../../src/cli/interrupt.js'))
+        .InterruptedError
+      const args = [
+        'rotate',
+        '--all',
+        '--as',
+        boss.username,
+        '--recovery-key',
+        keyFile,
+        '--password-stdin',
+      ]
+      // The first progress line comes after the first patient's rotation: Ctrl-C then.
+      const stopped = await runCli(args, {
+        ...lines(boss.password),
+        signal: interrupt.signal,
+        onStderr: (text) => {
+          if (text.startsWith('rotate --all: ') && !interrupt.signal.aborted)
+            interrupt.abort(new InterruptedError('SIGINT'))
+        },
+      })
+      expect(stopped.code, stopped.stderr).to.equal(130)
+      expect(stopped.stderr).to.match(/; interrupted: run again to finish\n$/)
+      const finish = await runCli(args, lines(boss.password))
+      expect(finish.code, finish.stderr).to.equal(0)
+      expect(finish.stderr).to.match(/patients rotated \(resumed an unfinished run\)/)
     })
   })
 
   describe('recovery', () => {
     it('recovery init writes a 0600 key file and refuses to overwrite it', async () => {
-      const file = join(dir, 'new-recovery.json')
+      const file = join(dir, uniqueName('new-recovery'))
       const r = await runCli(['recovery', 'init', '--out', file, '--json'])
       expect(r.code).to.equal(0)
       expect(statSync(file).mode & 0o777).to.equal(0o600)
@@ -398,65 +426,70 @@ describe('emr-vault command line (child process)', function () {
     })
 
     it('recovery regrant gives a user who forgot the password a new one and their patients back', async () => {
-      const bobId = (await vault.findUser(names.bob)).id
-      await alice.grant(patientId, bobId)
+      const { session, patientId } = await patientOfNewClinician()
+      const bob = await clinician()
+      const boss = await admin()
+      await session.grant(patientId, (await vault.findUser(bob.username)).id)
+      session.close()
       const r = await runCli(
         [
           'recovery',
           'regrant',
           '--as',
-          names.admin,
+          boss.username,
           '--user',
-          names.bob,
+          bob.username,
           '--recovery-key',
           keyFile,
           '--password-stdin',
         ],
-        { input: `${pw.admin}\nbob-recovered-password\n` },
+        lines(boss.password, 'bob-recovered-password'),
       )
       expect(r.code, r.stderr).to.equal(0)
       expect(r.stdout).to.match(/1 patients re-granted/)
-      const bob = await vault.login(names.bob, 'bob-recovered-password')
+      const recovered = await vault.login(bob.username, 'bob-recovered-password')
       try {
-        expect((await bob.readPatient(patientId)).fullName).to.equal('Cli Patient')
+        expect((await recovered.readPatient(patientId)).fullName).to.equal('Cli Patient')
       } finally {
-        bob.close()
+        recovered.close()
       }
     })
-  })
 
-  describe('recovery restore and emergency revoke', () => {
     it('restores a patient to a user from the recovery key; takes an emergency key away', async () => {
+      const { session, patientId } = await patientOfNewClinician()
+      session.close()
+      const boss = await admin()
+      const bob = await clinician()
       const args = [
         'recovery',
         'restore',
         '--as',
-        names.admin,
+        boss.username,
         '--patient',
         patientId,
         '--user',
-        names.admin,
+        boss.username,
         '--recovery-key',
         keyFile,
         '--password-stdin',
         '--json',
       ]
-      const first = await runCli(args, { input: `${pw.admin}\n` })
+      const first = await runCli(args, lines(boss.password))
       expect(first.code, first.stderr).to.equal(0)
       expect(JSON.parse(first.stdout)).to.deep.equal({ created: true })
-      const again = await runCli(args, { input: `${pw.admin}\n` })
+      const again = await runCli(args, lines(boss.password))
       expect(JSON.parse(again.stdout)).to.deep.equal({ created: false })
       const revoke = await runCli(
         [
           'emergency',
           'revoke',
           '--as',
-          names.admin,
+          boss.username,
           '--user',
-          names.bob,
+          bob.username,
           '--password-stdin',
         ],
-        { input: `${pw.admin}\n` },
+        lines(boss.password),
       )
       expect(revoke.code, revoke.stderr).to.equal(0)
       expect(revoke.stdout).to.match(/did not hold it|no longer holds/)
@@ -465,6 +498,13 @@ describe('emr-vault command line (child process)', function () {
 
   describe('audit', () => {
     it('audit verify, report and export', async () => {
+      const { session, patientId } = await patientOfNewClinician()
+      const bob = await clinician()
+      const bobId = (await vault.findUser(bob.username)).id
+      await session.grant(patientId, bobId)
+      await session.revoke(patientId, bobId)
+      await session.rotatePatientKey(patientId)
+      session.close()
       const verify = await runCli(['audit', 'verify', '--json'])
       expect(verify.code, verify.stderr).to.equal(0)
       expect(JSON.parse(verify.stdout)).to.include({ ok: true })
@@ -481,11 +521,11 @@ describe('emr-vault command line (child process)', function () {
         '--patient',
         patientId,
       ])
-      const lines = csv.stdout.trim().split('\n')
-      expect(lines[0]).to.equal(
+      const csvLines = csv.stdout.trim().split('\n')
+      expect(csvLines[0]).to.equal(
         'seq,occurred_at,actor_user_id,action,patient_id,target_user_id,outcome,reason,detail',
       )
-      expect(lines.length).to.equal(actions.length + 1)
+      expect(csvLines.length).to.equal(actions.length + 1)
       const jsonl = await runCli(['audit', 'export', '--patient', patientId])
       expect(
         jsonl.stdout
@@ -495,7 +535,7 @@ describe('emr-vault command line (child process)', function () {
       ).to.deep.equal(actions)
       // An anchor file: created by a good run, checked by the next; a head the chain
       // does not contain (as after a cut log with an old head restored) fails.
-      const anchor = join(dir, 'audit-anchor.json')
+      const anchor = join(dir, uniqueName('audit-anchor'))
       expect((await runCli(['audit', 'verify', '--anchor', anchor])).code).to.equal(0)
       const recorded = JSON.parse(readFileSync(anchor, 'utf8')) as { lastSeq: string }
       expect(Number(recorded.lastSeq)).to.be.greaterThan(0)
@@ -530,6 +570,19 @@ describe('emr-vault command line (child process)', function () {
       } finally {
         await db.raw('SET GLOBAL general_log = OFF')
       }
+    })
+
+    it('ends with a summary line whose counts are those of the checks', async () => {
+      const text = await runCli(['doctor'])
+      const json = JSON.parse((await runCli(['doctor', '--json'])).stdout) as {
+        status: string
+      }[]
+      const count = (s: string) => json.filter((c) => c.status === s).length
+      const last = text.stdout.trimEnd().split('\n').pop()
+      expect(last).to.equal(
+        `doctor: ${json.length} checks, ${count('PASS')} PASS, ${count('WARN')} WARN, ${count('FAIL')} FAIL`,
+      )
+      expect(text.stdout.match(/^(PASS|WARN|FAIL) /gm)).to.have.length(json.length)
     })
   })
 
