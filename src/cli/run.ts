@@ -207,13 +207,14 @@ async function validate(command: Command, args: Args): Promise<void> {
   const flags: Flags = command.options ?? {}
   for (const [name, f] of Object.entries(flags)) {
     const value = args[name]
-    if (value === undefined || value === '') {
+    if (value === undefined) {
       if (f.required)
         throw new UsageError(
           typeof f.required === 'string' ? f.required : `--${name} is required`,
         )
       continue
     }
+    if (value === '') throw new UsageError(`--${name} needs a value`)
     if (f.check && typeof value === 'string') await f.check(value, name)
   }
   await command.validate?.(args)

@@ -357,6 +357,7 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
         /"patientId" must be a UUID string/,
       ],
       [['access', 'list', '--patient', UUID], 2, /--as is required/],
+      [['access', 'list', '--as', 'a', '--patient', ''], 2, /--patient needs a value/],
       [['rotate', '--as', 'a'], 2, /give --patient ID or --all/],
       [['rotate', '--as', 'a', '--all'], 2, /--all needs --recovery-key FILE/],
       [
