@@ -1,10 +1,12 @@
 // Lint: typescript-eslint's recommended rules plus the project's boundaries:
 // - layers import downward only; crypto/ and errors/ import nothing of the project;
-// - src/ is what ships, so it imports nothing else of the repository (tools/, test/).
+// - src/ is what ships, so it imports nothing else of the repository (tools/, test/);
+// - no import cycle in src/, type-only imports included.
 // The boundaries hold for `import`, `export … from` and `import()` alike.
 import js from '@eslint/js'
 import { createNodeResolver, importX } from 'eslint-plugin-import-x'
 import tseslint from 'typescript-eslint'
+import projectRules from './tools/lint/no-import-cycle.js'
 
 const LAYERS = [
   'errors',
@@ -77,7 +79,7 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts'],
-    plugins: { 'import-x': importX },
+    plugins: { 'import-x': importX, project: projectRules },
     settings: {
       // NodeNext specifiers name the emitted file: './x.js' is ./x.ts here.
       'import-x/resolver-next': [
@@ -90,6 +92,7 @@ export default tseslint.config(
         // Zones are relative to this file, not to wherever eslint is started.
         { basePath: import.meta.dirname, zones: [...layerZones, shippedZone] },
       ],
+      'project/no-import-cycle': 'error',
       'no-restricted-syntax': [
         'error',
         {
