@@ -2,7 +2,12 @@
  * emr-vault public API. Everything a caller may rely on is exported here by name;
  * test/public-api.test.ts pins the list.
  */
-export { createVault, type Vault, type VaultOptions } from './services/vault.js'
+export {
+  createVault,
+  type RecoveryAuthority,
+  type Vault,
+  type VaultOptions,
+} from './services/vault.js'
 export { openVault, type OpenVaultOptions } from './services/open-vault.js'
 export {
   runDoctor,
@@ -12,7 +17,6 @@ export {
   type PostureCheck,
 } from './services/doctor.service.js'
 export type { Session } from './services/session.js'
-export type { RecoveryAuthority } from './services/recovery.service.js'
 export type {
   RotateAllProgress,
   RotateAllResult,

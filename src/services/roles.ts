@@ -2,7 +2,7 @@ import { AccessDeniedError } from '../errors/index.js'
 import { findUserById } from '../repositories/user.repository.js'
 import type { Executor } from '../sql/prepared.js'
 import type { Role } from './domain.js'
-import type { Session } from './session.js'
+import type { UnlockedUser } from './unlocked-user.js'
 
 /**
  * The session is open and its user holds `role` *now*: read from the database,
@@ -11,7 +11,7 @@ import type { Session } from './session.js'
  */
 export async function requireRole(
   db: Executor,
-  session: Session,
+  session: UnlockedUser,
   role: Role,
   act: string,
 ): Promise<void> {

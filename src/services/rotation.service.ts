@@ -22,7 +22,7 @@ import {
 import type { Executor } from '../sql/prepared.js'
 import { sealToEmergencyKey } from './break-glass.service.js'
 import { grantOpener, recoveryOpener, type PatientKeyOpener } from './key-openers.js'
-import type { RecoveryAuthority } from './recovery.service.js'
+import type { RecoveryCredentials } from './recovery.service.js'
 import {
   countPatientsKeyedBefore,
   countRotated,
@@ -32,7 +32,7 @@ import {
   startRun,
 } from '../repositories/rotation-run.repository.js'
 import { fieldKeysFor } from './patient-access.js'
-import type { Session } from './session.js'
+import type { UnlockedUser } from './unlocked-user.js'
 import { auditedTransaction } from './audited.js'
 import { requireRole } from './roles.js'
 import { inTransaction } from './transaction.js'
@@ -179,7 +179,7 @@ export async function rotateWithin(
 /** A holder of the patient's grant rotates its key (e.g. after a suspected leak). */
 export async function rotatePatientKey(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
 ): Promise<RotationResult> {
   const pid = rowIdFromString(patientId, 'patientId')
@@ -203,7 +203,7 @@ export async function rotatePatientKey(
  */
 export async function revokeAccess(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
   userId: string,
 ): Promise<RotationResult> {
@@ -265,7 +265,7 @@ export interface RotateAllProgress {
  */
 export async function rotateAll(
   ctx: VaultContext,
-  authority: RecoveryAuthority,
+  authority: RecoveryCredentials,
   options: { onProgress?: (p: RotateAllProgress) => void; signal?: AbortSignal } = {},
 ): Promise<RotateAllResult> {
   const { admin } = authority

@@ -26,7 +26,7 @@ import { RECORD_ENCRYPTED_COLUMNS } from '../../src/repositories/clinical-record
 import { decodeColumns, openColumns } from '../../src/repositories/encrypted-fields.js'
 import { decodeFields, RECORD_FIELDS } from '../../src/services/chart-fields.js'
 import { patientFieldKeys } from '../../src/services/patient-access.js'
-import type { Session } from '../../src/services/session.js'
+import { type Session, unlockedUserOf } from '../../src/services/session.js'
 import { selectRows } from '../../src/sql/prepared.js'
 
 export interface ExportRequest {
@@ -95,6 +95,7 @@ async function exportCharts(
   pageSize: number,
   sink: Sink,
 ): Promise<number> {
+  const user = unlockedUserOf(session, 'session')
   let rows = 0
   let afterPatient: Buffer = Buffer.alloc(16)
   for (;;) {
@@ -102,7 +103,7 @@ async function exportCharts(
       db,
       db('patient_key_grants')
         .distinct('patient_id')
-        .where('user_id', session.userIdBytes)
+        .where('user_id', user.userIdBytes)
         .andWhere('patient_id', '>', afterPatient)
         .orderBy('patient_id')
         .limit(100),
@@ -110,7 +111,7 @@ async function exportCharts(
     )
     if (patients.length === 0) return rows
     for (const { patient_id: pid } of patients) {
-      const keys = await patientFieldKeys(db, session, pid)
+      const keys = await patientFieldKeys(db, user, pid)
       let after: { created_at: Date; id: Buffer } | undefined
       for (;;) {
         const query = db('clinical_records as r')
@@ -145,7 +146,7 @@ async function exportCharts(
       }
       // Done with this patient: drop its subkeys now rather than at the cache's TTL,
       // so an export of many patients holds one patient's keys at a time.
-      session.keyCache.clear()
+      user.keyCache.clear()
     }
     afterPatient = patients.at(-1)!.patient_id
   }
