@@ -5,6 +5,7 @@ import tseslint from 'typescript-eslint'
 
 const LAYERS = [
   'errors',
+  'migrations',
   'crypto',
   'db',
   'sql',
@@ -16,8 +17,10 @@ const LAYERS = [
 /** Each layer may import only the layers listed for it (and itself). */
 const ALLOWED = {
   errors: [],
+  // The schema's history: knex only, so a migration means the same in every release.
+  migrations: [],
   crypto: [],
-  db: ['errors'],
+  db: ['errors', 'migrations'],
   sql: ['errors', 'crypto', 'db'],
   repositories: ['errors', 'crypto', 'db', 'sql'],
   services: ['errors', 'crypto', 'db', 'sql', 'repositories'],
