@@ -66,7 +66,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['tools/**', 'seeds/**', 'src/cli/**', 'test/**', '*.cjs', 'knexfile.ts'],
+    files: ['tools/**', 'src/cli/**', 'test/**', '*.cjs', 'knexfile.ts'],
     rules: { 'no-console': 'off' },
   },
   {

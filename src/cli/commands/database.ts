@@ -1,10 +1,8 @@
-import { fileURLToPath } from 'node:url'
 import { migrateLatest, migrateRollback, migrationStatus } from '../../db/migrate.js'
 import { UsageError, type Command } from '../command.js'
+import { seedDemoClinic } from '../demo-clinic.js'
 import { out } from '../io.js'
 import { localDbCommands } from './local-db.js'
-
-const SEEDS = fileURLToPath(new URL('../../../seeds', import.meta.url))
 
 export const databaseCommands: Command[] = [
   ...localDbCommands,
@@ -86,10 +84,12 @@ export const databaseCommands: Command[] = [
           'the demo seed creates users with published passwords; it does not run in production',
         )
       }
-      const [files] = (await (
-        await rt.db()
-      ).seed.run({ directory: SEEDS, loadExtensions: ['.ts'] })) as [string[]]
-      out(`Ran ${files.length} seed file(s)`)
+      const seeded = await seedDemoClinic(await rt.vault())
+      out(
+        seeded.users > 0
+          ? `Demo clinic loaded: ${seeded.users} users, ${seeded.patients} patients, ${seeded.records} records`
+          : 'Demo clinic already loaded; nothing changed',
+      )
       return 0
     },
   },
