@@ -13,7 +13,11 @@ import {
   migrationStatus,
   type DbConfig,
 } from '../../src/db/index.js'
-import { ConfigurationError, MigrationError } from '../../src/errors/index.js'
+import {
+  ConfigurationError,
+  DatabaseError,
+  MigrationError,
+} from '../../src/errors/index.js'
 import { MIGRATIONS } from '../../src/migrations/index.js'
 import { createVault } from '../../src/services/vault.js'
 import { withFreshDatabase } from '../support/fresh-database.js'
@@ -663,6 +667,32 @@ describe('migrations: one history for the command line, the library and the appl
             (await historyRows(dbs[0]!, 'emr_vault_migrations')).map((r) => r.name),
           ).to.deep.equal(NAMES)
         })
+      })
+    })
+
+    it('a migration that fails: a DatabaseError naming it, the ones before it recorded, the lock released', async () => {
+      await withFreshDatabase('emr_vault_mig', async (database) => {
+        await withDb(database, async (db) => {
+          // A table in the way of the fourth migration.
+          await db.raw('CREATE TABLE key_rotation_runs (id INT PRIMARY KEY)')
+          const err = await expect(migrateLatest(db)).to.be.rejectedWith(DatabaseError)
+          expect(err).to.include({ driverCode: 'ER_TABLE_EXISTS_ERROR', errno: 1050 })
+          expect(err.message).to.equal(
+            'migration 20261129_0004_rotation_runs failed: ER_TABLE_EXISTS_ERROR (errno 1050, SQLSTATE 42S01)',
+          )
+          expect(await migrationStatus(db)).to.deep.equal({
+            applied: NAMES.slice(0, 3),
+            pending: NAMES.slice(3),
+          })
+          expect(await db('emr_vault_migrations_lock').select('is_locked')).to.deep.equal(
+            [{ is_locked: 0 }],
+          )
+        })
+        const cli = await cliFromSource(database, ['migrate'])
+        expect(cli.code).to.equal(3)
+        expect(cli.stderr.trim().split('\n')).to.deep.equal([
+          'emr-vault migrate: migration 20261129_0004_rotation_runs failed: ER_TABLE_EXISTS_ERROR (errno 1050, SQLSTATE 42S01)',
+        ])
       })
     })
 
