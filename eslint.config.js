@@ -10,6 +10,7 @@ import projectRules from './tools/lint/no-import-cycle.js'
 
 const LAYERS = [
   'errors',
+  'migrations',
   'crypto',
   'db',
   'sql',
@@ -21,8 +22,10 @@ const LAYERS = [
 /** Each layer may import only the layers listed for it (and itself). */
 const ALLOWED = {
   errors: [],
+  // The schema's history: knex only, so a migration means the same in every release.
+  migrations: [],
   crypto: [],
-  db: ['errors'],
+  db: ['errors', 'migrations'],
   sql: ['errors', 'crypto', 'db'],
   repositories: ['errors', 'crypto', 'db', 'sql'],
   services: ['errors', 'crypto', 'db', 'sql', 'repositories'],
@@ -66,7 +69,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['tools/**', 'seeds/**', 'src/cli/**', 'test/**', '*.cjs', 'knexfile.ts'],
+    files: ['tools/**', 'src/cli/**', 'test/**', '*.cjs', 'knexfile.ts'],
     rules: { 'no-console': 'off' },
   },
   {

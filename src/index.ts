@@ -53,6 +53,16 @@ export {
   DB_ENV,
   type DbConfig,
 } from './db/index.js'
+export {
+  emrVaultMigrations,
+  migrateLatest,
+  migrateRollback,
+  migrationStatus,
+  type MigrateOptions,
+  type MigrateResult,
+  type MigrationStatus,
+  type RollbackResult,
+} from './db/index.js'
 export { KDF_POLICY, type KdfPolicy } from './crypto/kdf-policy.js'
 export { generateUserKeyPair as generateRecoveryKeyPair } from './crypto/keypair.js'
 export {
@@ -61,6 +71,8 @@ export {
   ConfigurationError,
   DatabaseError,
   IntegrityError,
+  MigrationError,
+  type MigrationProblem,
   NotFoundError,
   ValidationError,
   VaultError,

@@ -12,6 +12,7 @@ describe('public API (src/index.ts)', () => {
       'DatabaseError',
       'IntegrityError',
       'KDF_POLICY',
+      'MigrationError',
       'NotFoundError',
       'ValidationError',
       'VaultError',
@@ -19,8 +20,12 @@ describe('public API (src/index.ts)', () => {
       'createDb',
       'createVault',
       'dbConfigFromEnv',
+      'emrVaultMigrations',
       'generateRecoveryKeyPair',
       'isDbConfigured',
+      'migrateLatest',
+      'migrateRollback',
+      'migrationStatus',
       'openVault',
       'runDoctor',
       'verifyAuditChain',
@@ -36,6 +41,7 @@ describe('public API (src/index.ts)', () => {
       new api.AccessDeniedError('no').code,
       new api.IntegrityError('bad tag').code,
       new api.ConfigurationError('bad').code,
+      new api.MigrationError('locked', 'held').code,
     ]
     expect(codes).to.deep.equal([
       'VALIDATION',
@@ -43,6 +49,7 @@ describe('public API (src/index.ts)', () => {
       'AUTHENTICATION',
       'ACCESS_DENIED',
       'INTEGRITY',
+      'CONFIGURATION',
       'CONFIGURATION',
     ])
   })

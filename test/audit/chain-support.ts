@@ -3,7 +3,7 @@ import type { Knex } from 'knex'
 import {
   createAuditTables,
   dropAuditTables,
-} from '../../migrations/20261129_0002_audit_log.js'
+} from '../../src/migrations/20261129_0002_audit_log.js'
 import type {
   AuditHeadRow,
   AuditLogRow,
