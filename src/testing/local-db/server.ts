@@ -36,6 +36,8 @@ export interface LocalServer {
   socketPath: string
   dataDir: string
   pid: number
+  /** True if this call started it; false if it was running already (perhaps for another process). */
+  started: boolean
 }
 
 /** A first start measured ~3 s here; crash recovery after a SIGKILL can take longer. */
@@ -71,6 +73,7 @@ function describe(
   state: StatePaths,
   running: Running,
   answer: Answer,
+  started = false,
 ): LocalServer {
   return {
     engine,
@@ -82,6 +85,7 @@ function describe(
     socketPath: argValue(running.args, 'socket') ?? state.socket,
     dataDir: state.dataDir,
     pid: running.pid,
+    started,
   }
 }
 
@@ -178,7 +182,7 @@ async function startLocked(
     log(
       `${spec.label} ${answer.version} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     )
-    return describe(engine, state, { pid, args: [file, ...argv] }, answer)
+    return describe(engine, state, { pid, args: [file, ...argv] }, answer, true)
   } catch (error) {
     // The remembered port is taken: forget it so the next start picks another.
     if (error instanceof PortTakenError) rmSync(state.portFile, { force: true })
