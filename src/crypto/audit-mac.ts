@@ -1,5 +1,5 @@
 /**
- * The keyed MAC chain of the audit log (DESIGN.md §5 Audit).
+ * The keyed MAC chain of the audit log (docs/concepts.md, the audit log).
  *
  * Row MAC:
  * ```

@@ -1,6 +1,6 @@
 /**
  * Password normalisation, shared by the login verifier (bcrypt) and the KEK (scrypt)
- * so both see exactly the same bytes (security-facts.md: "Normalise the same way for
+ * so both see exactly the same bytes (NIST SP 800-63B: "Normalise the same way for
  * the verifier and the KEK").
  * @module
  */

@@ -19,7 +19,7 @@ import type { VaultContext } from './vault-context.js'
 
 /**
  * Grants a patient to another user: the granter opens the patient key with their
- * own grant and seals it to the grantee's public key (DESIGN.md §5). Granting
+ * own grant and seals it to the grantee's public key (docs/concepts.md). Granting
  * twice is a no-op that reports `created: false`.
  */
 export async function grantPatient(

@@ -31,7 +31,7 @@ export async function requireGrant(
 /**
  * A break-glass grant (one with an expiry) lets its holder read and write the
  * chart, never hand access on: granting, revoking or rotating from it would turn
- * a time-limited emergency access into a lasting one (security review H2).
+ * a time-limited emergency access into a lasting one.
  */
 export function requireLastingGrant(grant: PatientKeyGrantRow): PatientKeyGrantRow {
   if (grant.expires_at !== null) {

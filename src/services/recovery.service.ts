@@ -34,7 +34,7 @@ export interface RecoveryCredentials {
 }
 
 /**
- * Forgotten password (DESIGN.md §5): the user gets a new key pair and the new
+ * Forgotten password (docs/concepts.md): the user gets a new key pair and the new
  * password; every patient they held a current grant for is re-granted to the new
  * public key from the patient's recovery seal. One transaction.
  * Returns how many patients were re-granted.

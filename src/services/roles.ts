@@ -7,7 +7,7 @@ import type { UnlockedUser } from './unlocked-user.js'
 /**
  * The session is open and its user holds `role` *now*: read from the database,
  * not from the login, so a user disabled or stripped of the role while logged in
- * loses it at once (security review: roles were read at login time).
+ * loses it at once (roles were read at login time).
  */
 export async function requireRole(
   db: Executor,

@@ -219,7 +219,7 @@ async function unlock(
       : undefined
   if (!row) {
     // The same work as for a known user (bcrypt and scrypt at once, an audit
-    // row), so the time taken does not tell which usernames exist (review M2).
+    // row), so the time taken does not tell which usernames exist.
     const [, dummyKek] = await Promise.all([
       checkPasswordVerifier(pw, await dummyVerifier(ctx.kdfPolicy.bcryptCost)),
       deriveKek(pw, newKdfSalt(), ctx.kdfPolicy.scrypt),
@@ -370,7 +370,7 @@ export async function changePassword(
 /**
  * Password change with a new key pair, for a suspected compromise: someone holding
  * an old copy of the wrapped private key and the old password would otherwise
- * still open it (security review M5). Every current grant of the user is opened
+ * still open it. Every current grant of the user is opened
  * with the old private key and sealed to the new public key, in one transaction:
  * O(grants), unlike a plain change.
  */

@@ -4,7 +4,7 @@ import { join } from 'node:path'
  * Running a program from the private root. Its libraries (glibc included) come
  * from Debian sid/trixie and are newer than the host's, so the program is started
  * through the root's own dynamic loader with the root's library directory
- * (mysql-facts.md: `ROOT/usr/lib64/ld-linux-x86-64.so.2 --library-path
+ * (what worked on Debian 12: `ROOT/usr/lib64/ld-linux-x86-64.so.2 --library-path
  * ROOT/usr/lib/x86_64-linux-gnu ROOT/usr/sbin/mysqld …`). The loader runs the
  * program in its own process, so the pid we spawn is the server's pid.
  */
