@@ -1,5 +1,5 @@
 /**
- * The keyed MAC chain of the audit log (docs/concepts.md, the audit log).
+ * The keyed MAC chain of the audit log (docs/concepts.md, "The audit log").
  *
  * Row MAC:
  * ```
