@@ -8,6 +8,7 @@ import {
   auditReport,
   verifyAuditChain,
 } from '../../src/services/audit.service.js'
+import { newRowId, rowIdToString } from '../../src/db/row-id.js'
 import { createVault } from '../../src/services/vault.js'
 import { expect } from '../support/chai.js'
 import { testDb } from '../support/test-env.js'
@@ -89,7 +90,7 @@ describe('audit log schema and configuration', () => {
   })
 
   it("the deployment's tables: an append with the run's key lands at its seq and the chain verifies", async () => {
-    const actor = randomBytes(16)
+    const actor = newRowId()
     const seq = await db.transaction((trx) =>
       appendAudit(trx, TEST_AUDIT_KEY, {
         actorUserId: actor,
@@ -98,12 +99,17 @@ describe('audit log schema and configuration', () => {
         detail: 'schema test',
       }),
     )
-    const [entry] = await auditReport(db, { actorUserId: actor })
-    expect(entry).to.deep.include({ seq, action: 'audit.verify', detail: 'schema test' })
+    const [entry] = await auditReport(db, { actorUserId: rowIdToString(actor) })
+    expect(entry).to.deep.include({
+      seq,
+      actorUserId: rowIdToString(actor),
+      action: 'audit.verify',
+      detail: 'schema test',
+    })
     // Other suites append here with the same key; the chain stays whole.
     const result = await verifyAuditChain(db, TEST_AUDIT_KEY)
     expect(result.ok, result.ok ? '' : result.message).to.equal(true)
-    if (result.ok) expect(result.lastSeq >= seq).to.equal(true)
+    if (result.ok) expect(BigInt(result.lastSeq) >= BigInt(seq)).to.equal(true)
     expect(AUDIT_TABLES).to.deep.equal({ log: 'audit_log', head: 'audit_chain_head' })
   })
 

@@ -1,5 +1,4 @@
 import { expect } from '../support/chai.js'
-import { rowIdFromString } from '../../src/db/row-id.js'
 import { AccessDeniedError, AuthenticationError } from '../../src/errors/index.js'
 import { auditReport } from '../../src/services/audit.service.js'
 import { verifyAuditChain } from '../../src/services/audit-verify.js'
@@ -43,23 +42,20 @@ describe('audit trail of the services (who, what, which patient, outcome)', () =
       )
       await erin.breakGlass(patientId, 'Collapsed at reception, needs allergy history')
 
-      const entries = await auditReport(testDb(), {
-        patientId: rowIdFromString(patientId, 'p'),
-      })
-      const lines = entries.map(
-        (x) => `${x.action}:${x.outcome}:${x.actorUserId?.toString('hex')}`,
-      )
-      const hex = (id: string) => rowIdFromString(id, 'id').toString('hex')
+      // Ids in the report are the UUID strings the rest of the API uses.
+      const entries = await auditReport(testDb(), { patientId })
+      const lines = entries.map((x) => `${x.action}:${x.outcome}:${x.actorUserId}`)
       expect(lines).to.deep.equal([
-        `patient.create:success:${hex(alice.userId)}`,
-        `record.create:success:${hex(alice.userId)}`,
-        `grant:success:${hex(alice.userId)}`,
-        `record.list:success:${hex(bob.userId)}`,
-        `patient.read:denied:${hex(carol.userId)}`,
-        `revoke:success:${hex(alice.userId)}`,
-        `break_glass.open:success:${hex(erin.userId)}`,
+        `patient.create:success:${alice.userId}`,
+        `record.create:success:${alice.userId}`,
+        `grant:success:${alice.userId}`,
+        `record.list:success:${bob.userId}`,
+        `patient.read:denied:${carol.userId}`,
+        `revoke:success:${alice.userId}`,
+        `break_glass.open:success:${erin.userId}`,
       ])
-      expect(entries[2]!.targetUserId?.toString('hex')).to.equal(hex(bob.userId))
+      expect(entries.every((x) => x.patientId === patientId)).to.equal(true)
+      expect(entries[2]!.targetUserId).to.equal(bob.userId)
       expect(entries[5]!.detail).to.equal('v1->v2')
       expect(entries[6]!.reason).to.equal('Collapsed at reception, needs allergy history')
 
@@ -71,7 +67,7 @@ describe('audit trail of the services (who, what, which patient, outcome)', () =
         AuthenticationError,
       )
       const logins = await auditReport(testDb(), {
-        actorUserId: rowIdFromString(alice.userId, 'u'),
+        actorUserId: alice.userId,
         action: 'user.login',
       })
       expect(logins.map((x) => x.outcome)).to.deep.equal(['success', 'denied'])
@@ -88,10 +84,7 @@ describe('audit trail of the services (who, what, which patient, outcome)', () =
         expect(raw.includes(value), value).to.equal(false)
       }
       const verified = await verifyAuditChain(testDb(), TEST_AUDIT_KEY)
-      expect(
-        verified.ok,
-        JSON.stringify(verified, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
-      ).to.equal(true)
+      expect(verified.ok, JSON.stringify(verified)).to.equal(true)
     } finally {
       for (const s of [alice, bob, carol, erin, admin]) s.close()
     }

@@ -116,7 +116,7 @@ async function keyVersion(chart: Chart): Promise<number> {
 
 /** Successful audit rows of an act (an act and its audit row commit together). */
 async function audited(
-  filters: { patientId?: Buffer; actorUserId?: Buffer; targetUserId?: Buffer },
+  filters: { patientId?: string; actorUserId?: string; targetUserId?: string },
   action: AuditAction,
 ): Promise<number> {
   const rows = await auditReport(testDb(), { ...filters, action, outcome: 'success' })
@@ -367,8 +367,7 @@ describe('lifecycle crash safety: connection destroyed at each statement boundar
         for (const chart of charts)
           await expectOpens(session, chart, 'bob (old password)')
         session.close()
-        const actor = rowIdFromString(bob.user.id, 'u')
-        expect(await audited({ actorUserId: actor }, 'password.change')).to.equal(0)
+        expect(await audited({ actorUserId: bob.user.id }, 'password.change')).to.equal(0)
       },
       async expectDone({ bob, charts, newPassword }) {
         await expect(vault.login(bob.username, bob.password)).to.be.rejectedWith(
@@ -378,8 +377,7 @@ describe('lifecycle crash safety: connection destroyed at each statement boundar
         for (const chart of charts)
           await expectOpens(session, chart, 'bob (new password)')
         session.close()
-        const actor = rowIdFromString(bob.user.id, 'u')
-        expect(await audited({ actorUserId: actor }, 'password.change')).to.equal(1)
+        expect(await audited({ actorUserId: bob.user.id }, 'password.change')).to.equal(1)
       },
     })
   })
@@ -400,18 +398,22 @@ describe('lifecycle crash safety: connection destroyed at each statement boundar
       async expectNotDone({ users, carol, chart }) {
         await expectAccess(chart, users, ['alice', 'bob'])
         expect(await keyVersion(chart)).to.equal(1)
-        const target = rowIdFromString(carol.user.id, 'u')
         expect(
-          await audited({ patientId: pid(chart), targetUserId: target }, 'grant'),
+          await audited(
+            { patientId: chart.patientId, targetUserId: carol.user.id },
+            'grant',
+          ),
         ).to.equal(0)
       },
       async expectDone({ users, carol, chart }, result) {
         expect(result).to.deep.equal({ created: true })
         await expectAccess(chart, users, ['alice', 'bob', 'carol'])
         expect(await keyVersion(chart)).to.equal(1)
-        const target = rowIdFromString(carol.user.id, 'u')
         expect(
-          await audited({ patientId: pid(chart), targetUserId: target }, 'grant'),
+          await audited(
+            { patientId: chart.patientId, targetUserId: carol.user.id },
+            'grant',
+          ),
         ).to.equal(1)
       },
     })
@@ -435,18 +437,22 @@ describe('lifecycle crash safety: connection destroyed at each statement boundar
       async expectNotDone({ users, bob, chart }) {
         await expectAccess(chart, users, ['alice', 'bob', 'carol'])
         expect(await keyVersion(chart)).to.equal(1)
-        const target = rowIdFromString(bob.user.id, 'u')
         expect(
-          await audited({ patientId: pid(chart), targetUserId: target }, 'revoke'),
+          await audited(
+            { patientId: chart.patientId, targetUserId: bob.user.id },
+            'revoke',
+          ),
         ).to.equal(0)
       },
       async expectDone({ users, bob, chart }, result) {
         expect(result).to.deep.equal({ fromVersion: 1, toVersion: 2, rows: 4 })
         await expectAccess(chart, users, ['alice', 'carol'])
         expect(await keyVersion(chart)).to.equal(2)
-        const target = rowIdFromString(bob.user.id, 'u')
         expect(
-          await audited({ patientId: pid(chart), targetUserId: target }, 'revoke'),
+          await audited(
+            { patientId: chart.patientId, targetUserId: bob.user.id },
+            'revoke',
+          ),
         ).to.equal(1)
       },
     })
@@ -466,13 +472,13 @@ describe('lifecycle crash safety: connection destroyed at each statement boundar
       async expectNotDone({ users, chart }) {
         await expectAccess(chart, users, ['alice', 'bob'])
         expect(await keyVersion(chart)).to.equal(1)
-        expect(await audited({ patientId: pid(chart) }, 'rotate')).to.equal(0)
+        expect(await audited({ patientId: chart.patientId }, 'rotate')).to.equal(0)
       },
       async expectDone({ users, chart }, result) {
         expect(result).to.deep.equal({ fromVersion: 1, toVersion: 2, rows: 4 })
         await expectAccess(chart, users, ['alice', 'bob'])
         expect(await keyVersion(chart)).to.equal(2)
-        expect(await audited({ patientId: pid(chart) }, 'rotate')).to.equal(1)
+        expect(await audited({ patientId: chart.patientId }, 'rotate')).to.equal(1)
       },
     })
   })
