@@ -11,6 +11,7 @@ const LAYERS = [
   'repositories',
   'services',
   'testing',
+  'config',
   'cli',
 ]
 /** Each layer may import only the layers listed for it (and itself). */
@@ -23,7 +24,9 @@ const ALLOWED = {
   services: ['errors', 'crypto', 'db', 'sql', 'repositories'],
   // The local server for tests and development (emr-vault/testing).
   testing: ['errors', 'crypto', 'db'],
-  cli: ['errors', 'crypto', 'db', 'sql', 'repositories', 'services', 'testing'],
+  // Reading and checking the deployment's keys from the environment.
+  config: ['errors', 'crypto'],
+  cli: ['errors', 'crypto', 'db', 'sql', 'repositories', 'services', 'testing', 'config'],
 }
 
 const layerRules = LAYERS.map((layer) => {

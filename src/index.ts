@@ -49,6 +49,7 @@ export {
   type AuditVerifyOptions,
   type AuditVerifyResult,
 } from './services/audit-verify.js'
+export { deploymentKeysFromEnv, type DeploymentKeys } from './config/deployment-keys.js'
 export {
   createDb,
   dbConfigFromEnv,

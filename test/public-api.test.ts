@@ -19,6 +19,7 @@ describe('public API (src/index.ts)', () => {
       'createDb',
       'createVault',
       'dbConfigFromEnv',
+      'deploymentKeysFromEnv',
       'generateRecoveryKeyPair',
       'isDbConfigured',
       'openVault',
