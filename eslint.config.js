@@ -1,5 +1,5 @@
-// Lint: typescript-eslint's recommended rules plus the layer rule of DESIGN.md §6.
-// Layers import downward only; crypto/ and errors/ import nothing of the project.
+// Lint: typescript-eslint's recommended rules plus the layer rule: layers import
+// downward only; crypto/ and errors/ import nothing of the project.
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
@@ -45,7 +45,7 @@ const layerRules = LAYERS.map((layer) => {
                 '../index.js',
                 '../../index.js',
               ],
-              message: `src/${layer} may import only: ${ALLOWED[layer].join(', ') || 'nothing of the project'} (DESIGN.md §6).`,
+              message: `src/${layer} may import only: ${ALLOWED[layer].join(', ') || 'nothing of the project'}.`,
             },
           ],
         },

@@ -1,5 +1,5 @@
 /**
- * The user's X25519 key pair (DESIGN.md §2): patient keys are sealed to the public
+ * The user's X25519 key pair: patient keys are sealed to the public
  * key with HPKE; the private key is stored only wrapped under the user's KEK.
  * @module
  */
