@@ -17,6 +17,7 @@ const LAYERS = [
   'repositories',
   'services',
   'testing',
+  'config',
   'cli',
 ]
 /** Each layer may import only the layers listed for it (and itself). */
@@ -31,7 +32,9 @@ const ALLOWED = {
   services: ['errors', 'crypto', 'db', 'sql', 'repositories'],
   // The local server for tests and development (emr-vault/testing).
   testing: ['errors', 'crypto', 'db'],
-  cli: ['errors', 'crypto', 'db', 'sql', 'repositories', 'services', 'testing'],
+  // Reading and checking the deployment's keys from the environment.
+  config: ['errors', 'crypto'],
+  cli: ['errors', 'crypto', 'db', 'sql', 'repositories', 'services', 'testing', 'config'],
 }
 
 // import-x/no-restricted-paths resolves each import to a file and so sees

@@ -1,6 +1,12 @@
 /**
  * emr-vault public API. Everything a caller may rely on is exported here by name;
  * test/public-api.test.ts pins the list.
+ *
+ * Results (what the functions and a Session's methods return) are plain data
+ * that survives JSON.stringify: ids are UUID strings (lower case), audit seqs
+ * decimal strings, MACs hex, times Dates (ISO 8601 in JSON). Key material is the
+ * exception and is not meant to be serialised: keys go in and out as raw 32-byte
+ * Buffers, which the caller can wipe.
  */
 export {
   createVault,
@@ -38,14 +44,16 @@ export {
   AUDIT_ACTIONS,
   type AuditAction,
   type AuditEntry,
-  type AuditEvent,
   type AuditReportFilters,
 } from './services/audit.service.js'
 export {
   verifyAuditChain,
+  type AuditChainProblem,
+  type AuditHeadState,
   type AuditVerifyOptions,
   type AuditVerifyResult,
 } from './services/audit-verify.js'
+export { deploymentKeysFromEnv, type DeploymentKeys } from './config/deployment-keys.js'
 export {
   createDb,
   dbConfigFromEnv,

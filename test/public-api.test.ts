@@ -20,6 +20,7 @@ describe('public API (src/index.ts)', () => {
       'createDb',
       'createVault',
       'dbConfigFromEnv',
+      'deploymentKeysFromEnv',
       'emrVaultMigrations',
       'generateRecoveryKeyPair',
       'isDbConfigured',

@@ -5,7 +5,7 @@ import { expect } from '../support/chai.js'
 import { engineFromEnv, localServerStatus } from '../../src/testing/local-db/index.js'
 import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
-import { testDb } from '../support/test-env.js'
+import { useOwnDatabase } from '../support/own-database.js'
 import {
   registerTestUser,
   RUN_RECOVERY,
@@ -16,6 +16,10 @@ import { runCli } from './run-cli.js'
 
 describe('emr-vault command line (child process)', function () {
   this.timeout(60_000)
+  // `rotate --all` acts on every patient and `audit verify` reads the whole
+  // chain: the suite and its child processes (EMR_VAULT_DB_NAME) use a database
+  // of their own, so neither depends on what other suites left.
+  const own = useOwnDatabase({ env: true })
   let vault: Vault
   const dir = mkdtempSync(join(tmpdir(), 'emr-vault-cli-'))
   const keyFile = join(dir, 'recovery.json')
@@ -35,7 +39,7 @@ describe('emr-vault command line (child process)', function () {
   let boss: { username: string; password: string }
 
   before(async () => {
-    ;({ vault } = testVault())
+    ;({ vault } = testVault({ db: own.db() }))
     boss = await registerTestUser(vault, 'cli-boss', ['admin'])
     writeFileSync(
       keyFile,
@@ -520,7 +524,7 @@ describe('emr-vault command line (child process)', function () {
       const checks = JSON.parse(ok.stdout) as { id: string; status: string }[]
       expect(checks.find((c) => c.id === 'general_log')?.status).to.equal('PASS')
       expect(ok.code, ok.stdout).to.equal(checks.some((c) => c.status === 'FAIL') ? 1 : 0)
-      const db = testDb()
+      const db = own.db()
       await db.raw('SET GLOBAL general_log = ON')
       try {
         const bad = await runCli(['doctor'])

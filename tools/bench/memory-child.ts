@@ -37,7 +37,7 @@ export interface ExportRequest {
   /** chart: who exports (holds the grants). */
   readonly username: string
   readonly password: string
-  /** audit: whose rows are exported (hex of the 16-byte id). */
+  /** audit: whose rows are exported (a UUID string, as the API takes ids). */
   readonly actorUserId: string
   readonly pageSize: number
   readonly outFile: string
@@ -59,7 +59,7 @@ export interface ExportResult {
 type Sink = (lines: string[]) => Promise<void>
 
 async function exportAudit(db: Knex, req: ExportRequest, sink: Sink): Promise<number> {
-  const actorUserId = Buffer.from(req.actorUserId, 'hex')
+  const actorUserId = req.actorUserId
   let rows = 0
   let after: AuditEntry | undefined
   for (;;) {
@@ -72,12 +72,12 @@ async function exportAudit(db: Knex, req: ExportRequest, sink: Sink): Promise<nu
     await sink(
       page.map((e) =>
         JSON.stringify({
-          seq: e.seq.toString(),
+          seq: e.seq,
           occurredAt: e.occurredAt.toISOString(),
-          actor: e.actorUserId && rowIdToString(e.actorUserId),
+          actor: e.actorUserId,
           action: e.action,
-          patient: e.patientId && e.patientId.toString('hex'),
-          target: e.targetUserId && rowIdToString(e.targetUserId),
+          patient: e.patientId,
+          target: e.targetUserId,
           outcome: e.outcome,
           reason: e.reason,
           detail: e.detail,

@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { ConfigurationError } from '../../errors/index.js'
 import type { Knex } from 'knex'
-import { rowIdFromString, rowIdToString } from '../../db/row-id.js'
 import { UsageError } from '../command.js'
 import type { Command } from '../command.js'
 import { out, outStreamed, toJson } from '../io.js'
@@ -40,10 +39,8 @@ async function filtersFrom(
       ? await (await rt.vault()).findUser(args['user'])
       : undefined
   return {
-    ...(user ? { actorUserId: rowIdFromString(user.id, 'user') } : {}),
-    ...(typeof args['patient'] === 'string'
-      ? { patientId: rowIdFromString(args['patient'], 'patient') }
-      : {}),
+    ...(user ? { actorUserId: user.id } : {}),
+    ...(typeof args['patient'] === 'string' ? { patientId: args['patient'] } : {}),
     ...(typeof args['action'] === 'string'
       ? { action: args['action'] as AuditReportFilters['action'] & string }
       : {}),
@@ -53,14 +50,13 @@ async function filtersFrom(
 }
 
 function plain(e: AuditEntry) {
-  const id = (b: Buffer | null) => (b ? rowIdToString(b) : '')
   return {
-    seq: e.seq.toString(),
+    seq: e.seq,
     occurredAt: e.occurredAt.toISOString(),
-    actor: id(e.actorUserId),
+    actor: e.actorUserId ?? '',
     action: e.action,
-    patient: id(e.patientId),
-    target: id(e.targetUserId),
+    patient: e.patientId ?? '',
+    target: e.targetUserId ?? '',
     outcome: e.outcome,
     reason: e.reason ?? '',
     detail: e.detail ?? '',
@@ -77,17 +73,24 @@ function printable(text: string): string {
   return /[\u0000-\u001f\u007f-\u009f]/.test(text) ? JSON.stringify(text) : text
 }
 
-/** An anchor file: the head of an earlier good verify, `{ "lastSeq": "…", "lastMac": hex }`. */
+/**
+ * An anchor file: the head of an earlier good verify as verifyAuditChain gives it,
+ * `{ "lastSeq": "…", "lastMac": hex }`. Its shape is checked here so that a bad
+ * file is a configuration error naming the file, not a bad argument.
+ */
 function readAnchor(path: string): AuditHeadState | undefined {
   if (!existsSync(path)) return undefined // the first run creates it
   try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as {
-      lastSeq: string
-      lastMac: string
-    }
-    const lastMac = Buffer.from(parsed.lastMac, 'hex')
-    if (lastMac.length !== 32 || !/^\d+$/.test(parsed.lastSeq)) throw new Error('shape')
-    return { lastSeq: BigInt(parsed.lastSeq), lastMac }
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<AuditHeadState>
+    const { lastSeq, lastMac } = parsed
+    if (
+      typeof lastSeq !== 'string' ||
+      !/^(0|[1-9][0-9]{0,19})$/.test(lastSeq) ||
+      typeof lastMac !== 'string' ||
+      !/^[0-9a-fA-F]{64}$/.test(lastMac)
+    )
+      throw new Error('shape')
+    return { lastSeq, lastMac }
   } catch {
     throw new ConfigurationError(
       `${path} is not an audit anchor file (expected {"lastSeq","lastMac"})`,
@@ -98,7 +101,7 @@ function readAnchor(path: string): AuditHeadState | undefined {
 function writeAnchor(path: string, head: AuditHeadState): void {
   writeFileSync(
     path,
-    `${JSON.stringify({ lastSeq: head.lastSeq.toString(), lastMac: head.lastMac.toString('hex') })}\n`,
+    `${JSON.stringify({ lastSeq: head.lastSeq, lastMac: head.lastMac })}\n`,
   )
 }
 
@@ -155,7 +158,7 @@ export const auditCommands: Command[] = [
       if (rt.json) out(toJson(result))
       else if (result.ok)
         out(
-          `OK: ${result.rows} rows, last seq ${result.lastSeq}, head mac ${result.head.lastMac.toString('hex')}`,
+          `OK: ${result.rows} rows, last seq ${result.lastSeq}, head mac ${result.head.lastMac}`,
         )
       else
         out(
