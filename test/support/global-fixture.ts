@@ -1,3 +1,4 @@
+import { migrateLatest } from '../../src/db/migrate.js'
 import { randomBytes } from 'node:crypto'
 import dotenv from 'dotenv'
 import mysql from 'mysql2/promise'
@@ -52,7 +53,7 @@ export async function mochaGlobalSetup(): Promise<void> {
   }
   const db = createDb(testDbConfig())
   try {
-    await db.migrate.latest()
+    await migrateLatest(db)
   } finally {
     await db.destroy()
   }

@@ -1,3 +1,4 @@
+import { migrateLatest } from '../../src/db/migrate.js'
 import { randomBytes } from 'node:crypto'
 import type { Knex } from 'knex'
 import mysql from 'mysql2/promise'
@@ -54,7 +55,7 @@ export function useOwnDatabase(options: { env?: boolean } = {}): OwnDatabase {
     const created = name
     await admin((c) => c.query(`CREATE DATABASE \`${created}\` CHARACTER SET utf8mb4`))
     db = createDb({ ...testDbConfig(), database: name })
-    await db.migrate.latest()
+    await migrateLatest(db)
     if (options.env) {
       // The run's shared pool is made lazily from the environment: make it now,
       // so that it stays on the run's database while the variable names this one.
