@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import {
   auditKeyFromEnv,
@@ -8,7 +8,8 @@ import {
 } from '../config/deployment-keys.js'
 import { generateUserKeyPair as generateRecoveryKeyPair } from '../crypto/keypair.js'
 import { isDbConfigured } from '../db/index.js'
-import { defaultStateRoot } from '../testing/local-db/paths.js'
+import { defaultStateRoot, ensureStateRoot } from '../testing/local-db/paths.js'
+import { isDevelopmentEnvironment } from '../testing/local-db/server.js'
 
 /**
  * Whether a key that is not configured may come from .emr-vault/ instead.
@@ -19,7 +20,7 @@ import { defaultStateRoot } from '../testing/local-db/paths.js'
  */
 function mayUseDevelopmentKey(variable: string): boolean {
   if (process.env[variable]) return false
-  return process.env['NODE_ENV'] !== 'production' && !isDbConfigured()
+  return isDevelopmentEnvironment() && !isDbConfigured()
 }
 
 /** Where the development recovery key pair lives: inside the clone, gitignored. */
@@ -46,7 +47,7 @@ export function devRecoveryPublicKey(): Buffer {
   }
   if (!existsSync(DEV_RECOVERY_FILE)) {
     const pair = generateRecoveryKeyPair()
-    mkdirSync(dirname(DEV_RECOVERY_FILE), { recursive: true })
+    ensureStateRoot(dirname(DEV_RECOVERY_FILE))
     writeFileSync(
       DEV_RECOVERY_FILE,
       JSON.stringify({
@@ -76,7 +77,7 @@ const DEV_AUDIT_KEY_FILE = join(defaultStateRoot(), 'dev-audit-key')
 export function devAuditKey(): Buffer {
   if (!mayUseDevelopmentKey(DEPLOYMENT_KEY_ENV.auditKey)) return auditKeyFromEnv()
   if (!existsSync(DEV_AUDIT_KEY_FILE)) {
-    mkdirSync(dirname(DEV_AUDIT_KEY_FILE), { recursive: true })
+    ensureStateRoot(dirname(DEV_AUDIT_KEY_FILE))
     writeFileSync(DEV_AUDIT_KEY_FILE, `${randomBytes(32).toString('base64')}\n`, {
       mode: 0o600,
       flag: 'wx',

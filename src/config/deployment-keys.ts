@@ -45,7 +45,13 @@ function readKey(env: NodeJS.ProcessEnv, name: string, what: string): Buffer {
         '(44 characters ending in "=", nothing before or after)',
     )
   }
-  return key
+  // Buffer.from(string) slices small results out of a shared 8 KiB pool; the
+  // key gets memory of its own, so nothing that holds the pool's ArrayBuffer
+  // holds the key, and wiping it wipes the only copy.
+  const own = Buffer.alloc(32)
+  key.copy(own)
+  key.fill(0)
+  return own
 }
 
 /**

@@ -4,6 +4,19 @@ import { HISTORY_LOCK_TABLE, HISTORY_TABLE, LEGACY_TABLE } from './migration-his
 // The errors of emr-vault's migration calls, worded once for the library, the
 // command line and the posture check. Only table and migration names go in them.
 
+/**
+ * Names read back from a history table, fit to print: whoever can write that
+ * table could otherwise put terminal escapes or forged lines into a DBA's
+ * terminal and the logs. A name not shaped like a migration's is replaced.
+ */
+function printable(names: readonly string[]): string[] {
+  return names.map((name) =>
+    /^[0-9]{8}_[0-9]{4}_[a-z0-9_]{1,80}(\.(ts|js))?$/.test(name)
+      ? name
+      : '(malformed name)',
+  )
+}
+
 export function unknownMigrations(
   names: readonly string[],
   table = HISTORY_TABLE,
@@ -11,9 +24,9 @@ export function unknownMigrations(
   return new MigrationError(
     'unknown-migrations',
     `${table} records emr-vault migrations this release does not have ` +
-      `(${names.join(', ')}): a newer release migrated this database; run that ` +
+      `(${printable(names).join(', ')}): a newer release migrated this database; run that ` +
       'release or a later one',
-    names,
+    printable(names),
   )
 }
 
@@ -21,8 +34,8 @@ export function recordedTwice(names: readonly string[]): MigrationError {
   return new MigrationError(
     'history-conflict',
     `${LEGACY_TABLE} records these emr-vault migrations twice, under two file names: ` +
-      `${names.join(', ')}. Check the schema and delete the extra rows by hand`,
-    names,
+      `${printable(names).join(', ')}. Check the schema and delete the extra rows by hand`,
+    printable(names),
   )
 }
 
@@ -30,9 +43,9 @@ export function historyInBothTables(names: readonly string[]): MigrationError {
   return new MigrationError(
     'history-conflict',
     `emr-vault's migrations are recorded both in ${HISTORY_TABLE} and, under their old ` +
-      `names, in ${LEGACY_TABLE} (${names.join(', ')}); this release cannot tell which is ` +
+      `names, in ${LEGACY_TABLE} (${printable(names).join(', ')}); this release cannot tell which is ` +
       'right. Check the schema and delete the stale rows by hand',
-    names,
+    printable(names),
   )
 }
 

@@ -16,9 +16,10 @@ export type MigrationProblem =
   'unknown-migrations' | 'history-conflict' | 'legacy-history' | 'locked' | 'failed'
 
 /**
- * The schema cannot be brought to this release's migrations as things stand;
- * nothing was changed by the call that threw it (a failed migration leaves the
- * ones before it applied and recorded). A ConfigurationError, so callers and the
+ * The schema cannot be brought to this release's migrations as things stand.
+ * A refused history changes nothing; a migration that fails part-way leaves the
+ * ones before it applied and recorded, and, since MySQL commits each DDL
+ * statement at once, whatever tables the failed one had created by then. A ConfigurationError, so callers and the
  * command line that handle those need nothing new; `problem` says which case.
  */
 export class MigrationError extends ConfigurationError {

@@ -100,8 +100,9 @@ export function createVault(options: VaultOptions): Vault {
     db: options.db,
     recoveryPublicKey: options.recoveryPublicKey,
     recoveryFingerprint: createHash('sha256').update(options.recoveryPublicKey).digest(),
-    // A copy: the caller may wipe or reuse its buffer.
-    auditKey: Buffer.from(options.auditKey),
+    // A copy, in memory of its own (Buffer.from and Buffer.concat may slice the
+    // shared 8 KiB pool): the caller may wipe or reuse its buffer.
+    auditKey: Buffer.alloc(options.auditKey.length, options.auditKey),
     kdfPolicy: options.kdfPolicy ?? KDF_POLICY,
     keyCacheTtlMs: options.keyCacheTtlMs ?? 5 * 60_000,
     sessionIdleMs: options.sessionIdleMs ?? 15 * 60_000,

@@ -139,7 +139,10 @@ export async function startLocalMysql(
 ): Promise<LocalMysql> {
   const { engine, stateDir } = where(options)
   const { database, log } = options
-  if (database !== undefined && !DATABASE_NAME.test(String(database))) {
+  if (
+    database !== undefined &&
+    (typeof database !== 'string' || !DATABASE_NAME.test(database))
+  ) {
     throw new ValidationError(
       'database',
       'must be 1 to 64 letters, digits, underscores or dollar signs',

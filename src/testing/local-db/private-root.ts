@@ -41,26 +41,31 @@ export function commandInRoot(
 }
 
 /**
- * The environment for programs of the private root: the caller's, minus what
- * would make them load host libraries or read connection settings that are not
- * ours (the client honours MYSQL_PWD, MYSQL_HOST, MYSQL_TCP_PORT …).
+ * The environment for programs of the private root: only what they need to run
+ * (locale, time zone, temp folder, the terminal for the SQL shell). A detached
+ * server keeps its environment for its whole life, readable in
+ * /proc/<pid>/environ, so the caller's variables (the deployment's keys loaded
+ * from .env among them) must not travel with it; and MYSQL_PWD, MYSQL_HOST,
+ * LD_PRELOAD and the like would point its programs at what is not ours.
  */
 export function rootEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const clean: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(env)) {
-    if (!FOREIGN_SETTINGS.has(name)) clean[name] = value
+    if (PASSED_THROUGH.has(name) || name.startsWith('LC_')) clean[name] = value
   }
   return clean
 }
 
-const FOREIGN_SETTINGS = new Set([
-  'LD_PRELOAD',
-  'LD_LIBRARY_PATH',
-  'MYSQL_PWD',
-  'MYSQL_HOST',
-  'MYSQL_TCP_PORT',
-  'MYSQL_UNIX_PORT',
-  'MYSQL_HOME',
-  'MYSQL_TEST_LOGIN_FILE',
-  'MARIADB_HOME',
+const PASSED_THROUGH = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LANGUAGE',
+  'TZ',
+  'TMPDIR',
+  'TERM',
+  'COLUMNS',
+  'LINES',
 ])

@@ -1,10 +1,12 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { ConfigurationError } from '../../errors/index.js'
 import { ensureDataDir } from './datadir.js'
 import { ensureInstalled } from './download.js'
 import { assertEngine, ENGINE_SPECS, shortVersion, type Engine } from './engines.js'
 import { fileSize } from './files.js'
 import { withLock } from './lock.js'
-import { statePaths, type StatePaths } from './paths.js'
+import { ensureStateRoot, statePaths, type StatePaths } from './paths.js'
 import { choosePort, HOST } from './port.js'
 import { assertSupportedPlatform, commandInRoot, rootEnv } from './private-root.js'
 import {
@@ -108,6 +110,25 @@ export async function localServerStatus(
   }
 }
 
+/**
+ * The local server is root with an empty password: for tests and development
+ * only. NODE_ENV must be unset, `development` or `test`; anything else (a
+ * production host, or a mistyped `prod`) is refused rather than guessed at.
+ */
+export function isDevelopmentEnvironment(env: NodeJS.ProcessEnv = process.env): boolean {
+  const mode = env['NODE_ENV']
+  return mode === undefined || mode === '' || mode === 'development' || mode === 'test'
+}
+
+function assertDevelopmentEnvironment(): void {
+  if (!isDevelopmentEnvironment()) {
+    throw new ConfigurationError(
+      'the local MySQL (root, no password) is for tests and development only: ' +
+        'NODE_ENV must be unset, development or test',
+    )
+  }
+}
+
 export async function startLocalServer(opts: {
   engine: Engine
   log?: (line: string) => void
@@ -116,10 +137,12 @@ export async function startLocalServer(opts: {
   const { engine } = opts
   const log = opts.log ?? (() => {})
   assertEngine(engine)
+  assertDevelopmentEnvironment()
   assertSupportedPlatform()
   const already = await localServerStatus(engine, opts.stateDir)
   if (already) return already
   const state = statePaths(engine, opts.stateDir)
+  ensureStateRoot(dirname(state.dir))
   mkdirSync(state.dir, { recursive: true })
   return withLock(
     state.lock,
