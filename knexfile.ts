@@ -8,7 +8,7 @@ import { devDbConfig } from './src/testing/dev-database.js'
  * (emr_vault_migrations) as `emr-vault migrate` and migrateLatest(), so either
  * way sees the other's work. knex alone does not carry over a history recorded
  * under the old file names: on such a database it stops and says to run
- * `npm run migrate` once. New migrations are added to src/migrations/index.ts by
+ * `emr-vault migrate` (`npm run migrate` in a clone) once. New migrations are added to src/migrations/index.ts by
  * hand (knex's migrate:make writes into a directory this source does not read).
  *
  * development and test: the server named by EMR_VAULT_DB_* (environment or .env),

@@ -7,7 +7,7 @@ export interface DbConfig {
   readonly user: string
   readonly password: string
   readonly database: string
-  /** PEM of the CA that signed the server certificate; with it TLS is required and verified. */
+  /** Path of the PEM file of the CA that signed the server certificate; with it TLS is required and verified. */
   readonly sslCa?: string
   readonly poolMax?: number
   /**
