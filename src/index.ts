@@ -1,8 +1,19 @@
 /**
  * emr-vault public API. Everything a caller may rely on is exported here by name;
  * test/public-api.test.ts pins the list.
+ *
+ * Results (what the functions and a Session's methods return) are plain data
+ * that survives JSON.stringify: ids are UUID strings (lower case), audit seqs
+ * decimal strings, MACs hex, times Dates (ISO 8601 in JSON). Key material is the
+ * exception and is not meant to be serialised: keys go in and out as raw 32-byte
+ * Buffers, which the caller can wipe.
  */
-export { createVault, type Vault, type VaultOptions } from './services/vault.js'
+export {
+  createVault,
+  type RecoveryAuthority,
+  type Vault,
+  type VaultOptions,
+} from './services/vault.js'
 export { openVault, type OpenVaultOptions } from './services/open-vault.js'
 export {
   runDoctor,
@@ -12,7 +23,6 @@ export {
   type PostureCheck,
 } from './services/doctor.service.js'
 export type { Session } from './services/session.js'
-export type { RecoveryAuthority } from './services/recovery.service.js'
 export type {
   RotateAllProgress,
   RotateAllResult,
@@ -34,20 +44,32 @@ export {
   AUDIT_ACTIONS,
   type AuditAction,
   type AuditEntry,
-  type AuditEvent,
   type AuditReportFilters,
 } from './services/audit.service.js'
 export {
   verifyAuditChain,
+  type AuditChainProblem,
+  type AuditHeadState,
   type AuditVerifyOptions,
   type AuditVerifyResult,
 } from './services/audit-verify.js'
+export { deploymentKeysFromEnv, type DeploymentKeys } from './config/deployment-keys.js'
 export {
   createDb,
   dbConfigFromEnv,
   isDbConfigured,
   DB_ENV,
   type DbConfig,
+} from './db/index.js'
+export {
+  emrVaultMigrations,
+  migrateLatest,
+  migrateRollback,
+  migrationStatus,
+  type MigrateOptions,
+  type MigrateResult,
+  type MigrationStatus,
+  type RollbackResult,
 } from './db/index.js'
 export { KDF_POLICY, type KdfPolicy } from './crypto/kdf-policy.js'
 export { generateUserKeyPair as generateRecoveryKeyPair } from './crypto/keypair.js'
@@ -57,6 +79,8 @@ export {
   ConfigurationError,
   DatabaseError,
   IntegrityError,
+  MigrationError,
+  type MigrationProblem,
   NotFoundError,
   ValidationError,
   VaultError,

@@ -12,6 +12,7 @@ describe('public API (src/index.ts)', () => {
       'DatabaseError',
       'IntegrityError',
       'KDF_POLICY',
+      'MigrationError',
       'NotFoundError',
       'ValidationError',
       'VaultError',
@@ -19,8 +20,13 @@ describe('public API (src/index.ts)', () => {
       'createDb',
       'createVault',
       'dbConfigFromEnv',
+      'deploymentKeysFromEnv',
+      'emrVaultMigrations',
       'generateRecoveryKeyPair',
       'isDbConfigured',
+      'migrateLatest',
+      'migrateRollback',
+      'migrationStatus',
       'openVault',
       'runDoctor',
       'verifyAuditChain',
@@ -36,6 +42,7 @@ describe('public API (src/index.ts)', () => {
       new api.AccessDeniedError('no').code,
       new api.IntegrityError('bad tag').code,
       new api.ConfigurationError('bad').code,
+      new api.MigrationError('locked', 'held').code,
     ]
     expect(codes).to.deep.equal([
       'VALIDATION',
@@ -43,6 +50,7 @@ describe('public API (src/index.ts)', () => {
       'AUTHENTICATION',
       'ACCESS_DENIED',
       'INTEGRITY',
+      'CONFIGURATION',
       'CONFIGURATION',
     ])
   })

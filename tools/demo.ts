@@ -11,9 +11,11 @@ import {
   AuthenticationError,
   createDb,
   createVault,
+  migrateLatest,
   verifyAuditChain,
   type Vault,
 } from '../src/index.js'
+import { seedDemoClinic } from '../src/cli/demo-clinic.js'
 import { devDbConfig } from '../src/testing/dev-database.js'
 import {
   DEV_RECOVERY_FILE,
@@ -37,21 +39,20 @@ const config = await devDbConfig((line) => say(`[db] ${line}`))
 const db = createDb(config)
 try {
   title(`Database ${config.user}@${config.host}:${config.port}/${config.database}`)
-  const [, applied] = (await db.migrate.latest()) as [number, string[]]
+  const { applied, carriedOver } = await migrateLatest(db)
+  if (carriedOver.length > 0)
+    say(`migration history of an earlier version carried over (${carriedOver.length})`)
   say(
     applied.length
       ? `migrations applied: ${applied.join(', ')}`
       : 'schema already at the latest migration',
   )
-  await db.seed.run({
-    directory: new URL('../seeds', import.meta.url).pathname,
-    loadExtensions: ['.ts'],
-  })
+  const auditKey = devAuditKey()
+  const vault = createVault({ db, recoveryPublicKey: devRecoveryPublicKey(), auditKey })
+  await seedDemoClinic(vault)
   const users = await db('users').select('username', 'roles').orderBy('username')
   say(`demo clinic: ${users.map((u) => `${u.username} (${u.roles})`).join(', ')}`)
 
-  const auditKey = devAuditKey()
-  const vault = createVault({ db, recoveryPublicKey: devRecoveryPublicKey(), auditKey })
   const alice = await vault.login('alice', 'alice-demo-password')
   const bob = await vault.login('bob', 'bob-demo-password')
   const carol = await vault.login('carol', 'carol-demo-password')

@@ -1,23 +1,26 @@
 import { randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
+import {
+  auditKeyFromEnv,
+  DEPLOYMENT_KEY_ENV,
+  recoveryPublicKeyFromEnv,
+} from '../config/deployment-keys.js'
 import { generateUserKeyPair as generateRecoveryKeyPair } from '../crypto/keypair.js'
 import { isDbConfigured } from '../db/index.js'
-import { ConfigurationError } from '../errors/index.js'
-import { defaultStateRoot } from '../testing/local-db/paths.js'
+import { defaultStateRoot, ensureStateRoot } from '../testing/local-db/paths.js'
+import { isDevelopmentEnvironment } from '../testing/local-db/server.js'
 
 /**
+ * Whether a key that is not configured may come from .emr-vault/ instead.
  * Development keys go only with the private local server. Against a configured
  * server (any environment) a missing key is an error: a dev recovery key would
  * seal patient keys to a private half lying in .emr-vault/, and a dev audit key
- * would start a second chain (security review M8).
+ * would start a second chain that the deployment's key does not verify.
  */
-function requireDevelopment(variable: string): void {
-  if (process.env['NODE_ENV'] === 'production' || isDbConfigured()) {
-    throw new ConfigurationError(
-      `${variable} is not set (base64 of 32 bytes; see .env.example)`,
-    )
-  }
+function mayUseDevelopmentKey(variable: string): boolean {
+  if (process.env[variable]) return false
+  return isDevelopmentEnvironment() && !isDbConfigured()
 }
 
 /** Where the development recovery key pair lives: inside the clone, gitignored. */
@@ -25,9 +28,11 @@ export const DEV_RECOVERY_FILE = join(defaultStateRoot(), 'dev-recovery-key.json
 
 /**
  * Deployment keys: the audit key and the recovery public key come from the
- * environment (EMR_VAULT_AUDIT_KEY, EMR_VAULT_RECOVERY_PUBLIC_KEY, base64). For
- * development, when they are not set, keys are made once and kept in
- * .emr-vault/ (gitignored, mode 0600); production never falls back to them.
+ * environment (EMR_VAULT_AUDIT_KEY, EMR_VAULT_RECOVERY_PUBLIC_KEY), read and
+ * checked by the library's own reader, so the CLI refuses exactly what an
+ * application would. For development, when they are not set, keys are made once
+ * and kept in .emr-vault/ (gitignored, mode 0600); production never falls back
+ * to them.
  */
 
 /**
@@ -37,12 +42,12 @@ export const DEV_RECOVERY_FILE = join(defaultStateRoot(), 'dev-recovery-key.json
  * theirs offline and configure only the public key.
  */
 export function devRecoveryPublicKey(): Buffer {
-  const configured = process.env['EMR_VAULT_RECOVERY_PUBLIC_KEY']
-  if (configured) return Buffer.from(configured, 'base64')
-  requireDevelopment('EMR_VAULT_RECOVERY_PUBLIC_KEY')
+  if (!mayUseDevelopmentKey(DEPLOYMENT_KEY_ENV.recoveryPublicKey)) {
+    return recoveryPublicKeyFromEnv()
+  }
   if (!existsSync(DEV_RECOVERY_FILE)) {
     const pair = generateRecoveryKeyPair()
-    mkdirSync(dirname(DEV_RECOVERY_FILE), { recursive: true })
+    ensureStateRoot(dirname(DEV_RECOVERY_FILE))
     writeFileSync(
       DEV_RECOVERY_FILE,
       JSON.stringify({
@@ -70,11 +75,9 @@ const DEV_AUDIT_KEY_FILE = join(defaultStateRoot(), 'dev-audit-key')
  * Production deployments keep theirs in a secret store, never in the database.
  */
 export function devAuditKey(): Buffer {
-  const configured = process.env['EMR_VAULT_AUDIT_KEY']
-  if (configured) return Buffer.from(configured, 'base64')
-  requireDevelopment('EMR_VAULT_AUDIT_KEY')
+  if (!mayUseDevelopmentKey(DEPLOYMENT_KEY_ENV.auditKey)) return auditKeyFromEnv()
   if (!existsSync(DEV_AUDIT_KEY_FILE)) {
-    mkdirSync(dirname(DEV_AUDIT_KEY_FILE), { recursive: true })
+    ensureStateRoot(dirname(DEV_AUDIT_KEY_FILE))
     writeFileSync(DEV_AUDIT_KEY_FILE, `${randomBytes(32).toString('base64')}\n`, {
       mode: 0o600,
       flag: 'wx',

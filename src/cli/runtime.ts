@@ -1,8 +1,8 @@
 import dotenv from 'dotenv'
 import type { Knex } from 'knex'
-import { createDb, dbConfigFromEnv, isDbConfigured } from '../db/index.js'
+import { dbConfigFromEnv, isDbConfigured } from '../db/db-config.js'
 import type { Session } from '../services/session.js'
-import { createVault, type Vault } from '../services/vault.js'
+import type { Vault } from '../services/vault.js'
 import { devDbConfig } from '../testing/dev-database.js'
 import type { KdfPolicy } from '../crypto/kdf-policy.js'
 import { devAuditKey, devRecoveryPublicKey } from './deployment-keys.js'
@@ -44,6 +44,9 @@ export class CliRuntime {
 
   async db(): Promise<Knex> {
     if (!this.#db) {
+      // knex and the services are loaded when a command first needs them, so
+      // that `--help` and the commands that need no database start quickly.
+      const { createDb } = await import('../db/connection.js')
       if (isDbConfigured() || CliRuntime.production) {
         this.#db = createDb(dbConfigFromEnv())
       } else {
@@ -57,6 +60,7 @@ export class CliRuntime {
   }
 
   async vault(): Promise<Vault> {
+    const { createVault } = await import('../services/vault.js')
     this.#vault ??= createVault({
       db: await this.db(),
       recoveryPublicKey: devRecoveryPublicKey(),

@@ -1,6 +1,6 @@
 /**
  * AES-256-CBC with PKCS#7 padding, the cipher MySQL's `AES_ENCRYPT` uses under
- * `block_encryption_mode = 'aes-256-cbc'` (DESIGN.md §3). CBC has no integrity: never
+ * `block_encryption_mode = 'aes-256-cbc'` (docs/envelope.md). CBC has no integrity: never
  * call these without the envelope's HMAC (OWASP Cryptographic Storage: CBC only with
  * encrypt-then-MAC). Split out so Wycheproof's vectors test the exact calls we ship.
  * @module

@@ -1,5 +1,5 @@
 /**
- * The keyed MAC chain of the audit log (DESIGN.md §5 Audit).
+ * The keyed MAC chain of the audit log (docs/concepts.md, "The audit log").
  *
  * Row MAC:
  * ```
@@ -59,7 +59,7 @@ export interface AuditMacFields {
 
 /**
  * The "previous MAC" of row 1 and the `last_mac` of the genesis head: 32 zero
- * bytes (migrations/20261129_0002_audit_log.ts seeds the same value).
+ * bytes (src/migrations/20261129_0002_audit_log.ts seeds the same value).
  *
  * @returns a new Buffer each call (callers cannot alter a shared constant)
  */

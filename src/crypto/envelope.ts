@@ -1,5 +1,5 @@
 /**
- * The stored field format of DESIGN.md §3, encrypt-then-MAC:
+ * The stored field format of docs/envelope.md, encrypt-then-MAC:
  *
  * ```text
  * envelope = 0x01 ‖ keyVersion (uint32 BE) ‖ iv (16) ‖ AES-256-CBC(enc, iv, pt) ‖ tag (32)

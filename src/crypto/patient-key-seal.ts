@@ -1,6 +1,6 @@
 /**
  * A grant: the patient data key sealed to one recipient's X25519 public key with HPKE
- * base mode (DESIGN.md §2; RFC 9180, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
+ * base mode (docs/concepts.md; RFC 9180, DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
  * AES-256-GCM). Any holder of the PDK can grant without the grantee's password.
  *
  * Sealed format: `0x01 ‖ enc (32) ‖ ciphertext (32) ‖ tag (16)`, 81 bytes.

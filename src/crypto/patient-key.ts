@@ -1,5 +1,5 @@
 /**
- * The patient data key (PDK), DESIGN.md §2: 32 random bytes per patient and version,
+ * The patient data key (PDK), docs/concepts.md: 32 random bytes per patient and version,
  * never stored in clear (only sealed to grantees and the recovery key).
  * @module
  */

@@ -1,5 +1,5 @@
 /**
- * Wrapping of the user's X25519 private key under their KEK (DESIGN.md §2):
+ * Wrapping of the user's X25519 private key under their KEK (docs/concepts.md):
  * AES-256-GCM with AAD naming the user, so a wrapped key copied onto another user's
  * row does not open there.
  *

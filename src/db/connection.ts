@@ -1,22 +1,28 @@
 import { readFileSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
 import knex, { type Knex } from 'knex'
 import { ConfigurationError } from '../errors/index.js'
 import type { DbConfig } from './db-config.js'
+import { emrVaultMigrations } from './migration-source.js'
 import { setupSession, type SetupConnection } from './session-setup.js'
 
-const RUNNING_FROM_SOURCE = import.meta.url.endsWith('.ts')
+const DROPPED_WARNINGS = [
+  'Acquire connection error',
+  "Can't take lock to run migrations",
+  'If you are sure migrations are not running',
+  'migration failed with error',
+  'migration file "',
+]
+
+/** 127.0.0.0/8, ::1 and localhost: the statement never leaves the machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
+}
 
 /**
  * knex configuration for emr-vault. `compileSqlOnError: false` keeps knex from
  * interpolating bindings into its error messages (knex #5497, PR #5282); statements
  * that carry keys or PHI do not go through knex's execution at all (sql/prepared.ts).
  */
-/** 127.0.0.0/8, ::1 and localhost: the statement never leaves the machine. */
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host)
-}
-
 export function knexConfig(config: DbConfig): Knex.Config {
   // Keys and patient data are statement parameters: off this machine they must
   // travel under TLS with a verified certificate (HIPAA 164.312(e)).
@@ -60,22 +66,21 @@ export function knexConfig(config: DbConfig): Knex.Config {
     },
     compileSqlOnError: false,
     // knex logs a failed connection attempt with its stack ("Acquire connection
-    // error") before it rejects the query with the same error; the caller gets
-    // that error, so the log line is dropped. Other warnings keep their first line.
+    // error"), and a failed or locked migration run, before it rejects with the
+    // same error; the caller gets that error (the migration calls turn it into a
+    // typed one and wait out the lock), so those lines are dropped. Other
+    // warnings keep their first line.
     log: {
       warn: (message: unknown) => {
         const line = String(message).split('\n')[0] ?? ''
-        if (!line.startsWith('Acquire connection error'))
+        if (!DROPPED_WARNINGS.some((start) => line.startsWith(start)))
           process.emitWarning(line, 'KnexWarning')
       },
     },
-    migrations: {
-      tableName: 'knex_migrations',
-      directory: fileURLToPath(new URL('../../migrations', import.meta.url)),
-      // Run from source (tsx) the migrations are .ts; built, they are .js next to
-      // .d.ts files, which knex would otherwise also try to load as '.ts'.
-      loadExtensions: [RUNNING_FROM_SOURCE ? '.ts' : '.js'],
-    },
+    // emr-vault's own migrations and history table, so db.migrate.* on this
+    // instance (and the knex CLI through a knexfile built on it) see what
+    // migrateLatest() sees.
+    migrations: emrVaultMigrations,
   }
 }
 

@@ -7,7 +7,7 @@ export interface DbConfig {
   readonly user: string
   readonly password: string
   readonly database: string
-  /** PEM of the CA that signed the server certificate; with it TLS is required and verified. */
+  /** Path of the PEM file of the CA that signed the server certificate; with it TLS is required and verified. */
   readonly sslCa?: string
   readonly poolMax?: number
   /**
@@ -18,7 +18,7 @@ export interface DbConfig {
   readonly allowInsecureTransport?: boolean
 }
 
-/** The variables read by {@link dbConfigFromEnv}; `EMR_VAULT_DB_HOST` decides whether one is configured. */
+/** The variables read by {@link dbConfigFromEnv}. */
 export const DB_ENV = {
   host: 'EMR_VAULT_DB_HOST',
   port: 'EMR_VAULT_DB_PORT',
@@ -30,8 +30,14 @@ export const DB_ENV = {
   allowInsecureTransport: 'EMR_VAULT_DB_ALLOW_INSECURE_TRANSPORT',
 } as const
 
+/**
+ * Whether a server is configured: any EMR_VAULT_DB_* variable set says so. A
+ * stray port or database name without a host is then a configuration error
+ * naming EMR_VAULT_DB_HOST, not a silent fallback to a private local server
+ * (and its development keys) that real data could be written into.
+ */
 export function isDbConfigured(env: NodeJS.ProcessEnv = process.env): boolean {
-  return Boolean(env[DB_ENV.host])
+  return Object.values(DB_ENV).some((name) => Boolean(env[name]))
 }
 
 /**

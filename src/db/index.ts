@@ -9,3 +9,13 @@ export {
 export { SESSION_SQL } from './session-setup.js'
 export { newRowId, rowIdFromString, rowIdToString } from './row-id.js'
 export { MYSQL2_VALUE_CHANNELS, subscribedValueChannels } from './mysql2-channels.js'
+export {
+  migrateLatest,
+  migrateRollback,
+  migrationStatus,
+  type MigrateOptions,
+  type MigrateResult,
+  type MigrationStatus,
+  type RollbackResult,
+} from './migrate.js'
+export { emrVaultMigrations, migrationSource } from './migration-source.js'

@@ -37,7 +37,7 @@ export function parseServerVersion(version: string): ServerInfo {
 
 /**
  * Refuses a server whose AES_ENCRYPT cannot take an IV: there only ECB exists,
- * which leaks equal plaintext blocks (DESIGN.md §3).
+ * which leaks equal plaintext blocks (docs/envelope.md).
  */
 export function assertSupportedServer(version: string): ServerInfo {
   const info = parseServerVersion(version)

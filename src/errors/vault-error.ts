@@ -16,7 +16,8 @@ export type VaultErrorCode =
  *
  * Rule for all subclasses: the message and every field are built from fixed text,
  * identifiers and counts only. No key, password, plaintext or bound value may
- * reach `message`, `cause`, a field or the stack (DESIGN.md §4).
+ * reach `message`, `cause`, a field or the stack: errors end up in logs, bug
+ * reports and monitoring, which are not cleared to hold patient data or keys.
  */
 export abstract class VaultError extends Error {
   abstract readonly code: VaultErrorCode

@@ -4,7 +4,7 @@ export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number]
 /**
  * Names of an audit log and its head row. The deployment uses {@link AUDIT_TABLES};
  * tests build private chains under other names (same DDL:
- * migrations/20261129_0002_audit_log.ts `createAuditTables`).
+ * src/migrations/20261129_0002_audit_log.ts `createAuditTables`).
  */
 export interface AuditTables {
   readonly log: string

@@ -1,12 +1,13 @@
 import type { Knex } from 'knex'
 import { envelopeAad } from '../crypto/envelope.js'
+import { rowIdToString } from '../db/row-id.js'
 import { IntegrityError } from '../errors/index.js'
 import { decodeOpened, openSql, sealSql, type SqlFieldKeys } from '../sql/envelope-sql.js'
 
 /**
  * Envelope columns of one table: sealing values for INSERT/UPDATE and opening
- * them in SELECT. The AAD of each value names table, column and row (DESIGN.md §3),
- * so an envelope copied to another row, column or patient fails its tag.
+ * them in SELECT. The AAD of each value names table, column and row, so an
+ * envelope copied to another row, column or patient fails its tag.
  */
 
 /** Plaintext per column; `null` stores SQL NULL (an absent optional field). */
@@ -68,7 +69,7 @@ export function decodeColumns<C extends string>(
     const opened = decodeOpened(row[column] as Buffer | null)
     if (opened === 'tampered') {
       throw new IntegrityError(
-        `${table}.${column} of row ${row.id.toString('hex')} failed its integrity check`,
+        `${table}.${column} of row ${rowIdToString(row.id)} failed its integrity check`,
       )
     }
     out[column] = opened

@@ -178,7 +178,7 @@ export async function listGrantsWithKeys(
       .select('g.*', 'u.public_key')
       .where({ 'g.patient_id': patientId, 'g.key_version': version })
       // Disabled users' and expired break-glass grants are not carried to the new
-      // version (security review M4): a rotation ends their access for good.
+      // version: a rotation ends their access for good.
       .whereNull('u.disabled_at')
       .andWhere(function () {
         this.whereNull('g.expires_at').orWhere(

@@ -1,4 +1,4 @@
-/** A `users` row as stored (DESIGN.md §2). */
+/** A `users` row as stored (docs/concepts.md). */
 export interface UserRow {
   id: Buffer
   username: string

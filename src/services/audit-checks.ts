@@ -1,5 +1,6 @@
 import { AUDIT_ID_BYTES, AUDIT_KEY_BYTES } from '../crypto/audit-mac.js'
 import { isWellFormed } from '../crypto/checks.js'
+import { rowIdFromString } from '../db/row-id.js'
 import { ConfigurationError, ValidationError } from '../errors/index.js'
 import {
   AUDIT_OUTCOMES,
@@ -92,12 +93,21 @@ export function checkOutcome(value: unknown, field: string): AuditOutcome {
   return value as AuditOutcome
 }
 
-/** An optional 16-byte id: undefined and null both mean "none". */
+/** An optional 16-byte id of an event the services record: undefined and null both mean "none". */
 export function checkOptionalId(value: unknown, field: string): Buffer | null {
   if (value === undefined || value === null) return null
   if (!Buffer.isBuffer(value) || value.length !== AUDIT_ID_BYTES)
     throw new ValidationError(field, `must be a ${AUDIT_ID_BYTES}-byte id or null`)
   return value
+}
+
+/**
+ * An optional id given by a caller (a report filter): a UUID string, as every id
+ * the library hands out is. Undefined and null both mean "no filter".
+ */
+export function checkOptionalUuid(value: unknown, field: string): Buffer | null {
+  if (value === undefined || value === null) return null
+  return rowIdFromString(value, field)
 }
 
 /** C0 and C1 control characters except TAB and LF (a reason may have lines). */
@@ -180,8 +190,18 @@ export function checkDate(value: unknown, field: string): Date | undefined {
   return value
 }
 
+/** 2^64: seq is BIGINT UNSIGNED. */
+const SEQ_LIMIT = 1n << 64n
+
+/**
+ * A seq given by a caller: the decimal string the library hands out (no sign,
+ * no leading zeros, no spaces), below 2^64.
+ */
 export function checkSeq(value: unknown, field: string): bigint {
-  if (typeof value !== 'bigint' || value < 0n || value >= 1n << 64n)
-    throw new ValidationError(field, 'must be a bigint from 0 to 2^64 - 1')
-  return value
+  if (typeof value !== 'string' || !/^(0|[1-9][0-9]{0,19})$/.test(value)) {
+    throw new ValidationError(field, 'must be a seq: a decimal string such as "42"')
+  }
+  const seq = BigInt(value)
+  if (seq >= SEQ_LIMIT) throw new ValidationError(field, 'must be below 2^64')
+  return seq
 }

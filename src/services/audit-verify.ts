@@ -26,10 +26,16 @@ import { requireObject } from './field-values.js'
  */
 export type AuditChainProblem = 'mac' | 'gap' | 'head' | 'anchor'
 
-/** What to record outside the database after a good verify (see `anchor`). */
+/**
+ * What to record outside the database after a good verify (see `anchor`): plain
+ * JSON, so it can go into a file, a ticket or a signed e-mail as it is and be
+ * passed back as `anchor` after `JSON.parse`.
+ */
 export interface AuditHeadState {
-  readonly lastSeq: bigint
-  readonly lastMac: Buffer
+  /** The last row's seq, as a decimal string like every seq the library hands out. */
+  readonly lastSeq: string
+  /** The last row's MAC: 64 lower-case hex digits (an anchor may use either case). */
+  readonly lastMac: string
 }
 
 export interface AuditVerifyOptions {
@@ -53,7 +59,8 @@ export type AuditVerifyResult =
       readonly ok: true
       /** Rows checked: every row of the chain. */
       readonly rows: number
-      readonly lastSeq: bigint
+      /** Decimal string, like every seq the library hands out. */
+      readonly lastSeq: string
       /** The verified head: record it outside the database to anchor later runs. */
       readonly head: AuditHeadState
     }
@@ -62,12 +69,12 @@ export type AuditVerifyResult =
       /** Rows checked and found good before the first bad one. */
       readonly rows: number
       /** The first seq at which the chain is wrong (see {@link AuditChainProblem}). */
-      readonly firstBadSeq: bigint
+      readonly firstBadSeq: string
       readonly problem: AuditChainProblem
       /** Fixed text and seqs only. */
       readonly message: string
       /** For `gap`: the seq that should have come next. */
-      readonly expectedSeq?: bigint
+      readonly expectedSeq?: string
       /** The head as stored (unverified), or null if it is missing. */
       readonly head: AuditHeadState | null
     }
@@ -124,12 +131,27 @@ export async function verifyAuditChain(
   )
 }
 
-function checkAnchor(value: unknown): AuditHeadState {
+/** An anchor as the verifier works with it: the seq as a number to compare, the MAC as bytes. */
+interface Anchor {
+  readonly lastSeq: bigint
+  readonly lastMac: Buffer
+}
+
+const MAC_HEX = /^[0-9a-fA-F]{64}$/
+
+function checkAnchor(value: unknown): Anchor {
   const a = requireObject(value, 'anchor')
   const lastMac = a['lastMac']
-  if (!Buffer.isBuffer(lastMac) || lastMac.length !== 32)
-    throw new ValidationError('anchor.lastMac', 'must be a 32-byte Buffer')
-  return { lastSeq: checkSeq(a['lastSeq'], 'anchor.lastSeq'), lastMac }
+  if (typeof lastMac !== 'string' || !MAC_HEX.test(lastMac))
+    throw new ValidationError('anchor.lastMac', 'must be 64 hex digits (a 32-byte MAC)')
+  return {
+    lastSeq: checkSeq(a['lastSeq'], 'anchor.lastSeq'),
+    lastMac: Buffer.from(lastMac, 'hex'),
+  }
+}
+
+function headState(lastSeq: bigint, lastMac: Buffer): AuditHeadState {
+  return { lastSeq: lastSeq.toString(), lastMac: lastMac.toString('hex') }
 }
 
 type Failure = Extract<AuditVerifyResult, { ok: false }>
@@ -141,7 +163,7 @@ async function verifyInSnapshot(
     tables: AuditTables
     pageSize: number
     onProgress: ((checked: number) => void) | undefined
-    anchor: AuditHeadState | undefined
+    anchor: Anchor | undefined
   },
 ): Promise<AuditVerifyResult> {
   // The first read of the transaction fixes the snapshot every page is read from.
@@ -149,6 +171,7 @@ async function verifyInSnapshot(
   const head = headRow
     ? { lastSeq: BigInt(headRow.last_seq), lastMac: headRow.last_mac }
     : null
+  const storedHead = head ? headState(head.lastSeq, head.lastMac) : null
   let rows = 0
   const fail = (
     problem: Failure['problem'],
@@ -158,11 +181,11 @@ async function verifyInSnapshot(
   ): Failure => ({
     ok: false,
     rows,
-    firstBadSeq,
+    firstBadSeq: firstBadSeq.toString(),
     problem,
     message,
-    ...(expectedSeq === undefined ? {} : { expectedSeq }),
-    head,
+    ...(expectedSeq === undefined ? {} : { expectedSeq: expectedSeq.toString() }),
+    head: storedHead,
   })
 
   let prevMac = auditGenesisMac()
@@ -217,7 +240,12 @@ async function verifyInSnapshot(
       `the chain ends at seq ${lastSeq} but the anchor recorded seq ${o.anchor.lastSeq}`,
     )
   }
-  return { ok: true, rows, lastSeq, head }
+  return {
+    ok: true,
+    rows,
+    lastSeq: lastSeq.toString(),
+    head: headState(head.lastSeq, head.lastMac),
+  }
 }
 
 /** A row that cannot even be encoded (e.g. a date before 1970) does not match. */

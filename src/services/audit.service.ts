@@ -5,6 +5,7 @@ import {
   isAuditGenesisHead,
   macEquals,
 } from '../crypto/audit-mac.js'
+import { rowIdToString } from '../db/row-id.js'
 import { IntegrityError, ValidationError } from '../errors/index.js'
 import {
   advanceAuditHead,
@@ -24,6 +25,7 @@ import {
   checkDate,
   checkDetail,
   checkOptionalId,
+  checkOptionalUuid,
   checkOutcome,
   checkPageSize,
   checkReason,
@@ -51,7 +53,8 @@ export {
  * One audited act: who did what to which patient or user, and how it ended.
  * Never PHI or key material: ids, an action name, an outcome, the clinician's
  * reason (which the UI must tell them must not contain PHI) and a short
- * printable-ASCII `detail` such as `v2->v3`.
+ * printable-ASCII `detail` such as `v2->v3`. The services build these with the
+ * ids as stored (16 bytes); callers of the library see ids as UUID strings.
  */
 export interface AuditEvent {
   /** The acting user; null for the system or an unidentified caller (failed login of an unknown name). */
@@ -90,14 +93,14 @@ export interface AuditEvent {
  * @param auditKey - the deployment's 32-byte audit key (ConfigurationError otherwise)
  * @param event - the act; checked before anything is written (ValidationError)
  * @param tables - the audit tables; the deployment's by default
- * @returns the new row's seq
+ * @returns the new row's seq, as a decimal string (as {@link AuditEntry} has it)
  */
 export async function appendAudit(
   trx: Knex.Transaction,
   auditKey: Buffer,
   event: AuditEvent,
   tables?: AuditTables,
-): Promise<bigint> {
+): Promise<string> {
   checkAuditKey(auditKey)
   if (typeof trx !== 'function' || trx.isTransaction !== true) {
     throw new ValidationError(
@@ -155,26 +158,36 @@ export async function appendAudit(
   })
   // Cannot happen while we hold the lock; if it does, the transaction must not commit.
   if (!advanced) throw new IntegrityError('the audit chain head moved while locked')
-  return seq
+  return seq.toString()
 }
 
-/** An audit row as a report shows it (no MAC: reports do not verify; verifyAuditChain does). */
+/**
+ * An audit row as a report shows it (no MAC: reports do not verify; verifyAuditChain
+ * does). Plain data: `JSON.stringify` keeps every field (`occurredAt` as ISO 8601).
+ */
 export interface AuditEntry {
-  readonly seq: bigint
+  /**
+   * Position in the chain, as a decimal string: the column is BIGINT UNSIGNED, and
+   * a string keeps every value exact (a number would not above 2^53, e.g. a seq
+   * someone wrote into the table) and survives JSON, which a bigint does not.
+   */
+  readonly seq: string
   readonly occurredAt: Date
-  readonly actorUserId: Buffer | null
+  /** Ids are UUID strings (lower case), as everywhere else in the API. */
+  readonly actorUserId: string | null
   readonly action: AuditAction
-  readonly patientId: Buffer | null
-  readonly targetUserId: Buffer | null
+  readonly patientId: string | null
+  readonly targetUserId: string | null
   readonly outcome: AuditOutcome
   readonly reason: string | null
   readonly detail: string | null
 }
 
+/** Every filter is optional; ids are UUID strings (a ValidationError otherwise, before any read). */
 export interface AuditReportFilters {
-  readonly actorUserId?: Buffer
-  readonly patientId?: Buffer
-  readonly targetUserId?: Buffer
+  readonly actorUserId?: string
+  readonly patientId?: string
+  readonly targetUserId?: string
   /** One action or any of several. */
   readonly action?: AuditAction | readonly AuditAction[]
   readonly outcome?: AuditOutcome
@@ -213,9 +226,9 @@ export async function auditReport(
     throw new ValidationError('action', 'must not be an empty list')
   const after = f['after'] === undefined ? undefined : requireObject(f['after'], 'after')
   const breakGlassFirst = f['breakGlassFirst'] === true
-  const actorUserId = checkOptionalId(f['actorUserId'], 'actorUserId')
-  const patientId = checkOptionalId(f['patientId'], 'patientId')
-  const targetUserId = checkOptionalId(f['targetUserId'], 'targetUserId')
+  const actorUserId = checkOptionalUuid(f['actorUserId'], 'actorUserId')
+  const patientId = checkOptionalUuid(f['patientId'], 'patientId')
+  const targetUserId = checkOptionalUuid(f['targetUserId'], 'targetUserId')
   const from = checkDate(f['from'], 'from')
   const to = checkDate(f['to'], 'to')
   const rows = await findAuditRows(db, names, {
@@ -245,13 +258,14 @@ export async function auditReport(
 }
 
 function toEntry(row: AuditLogRow): AuditEntry {
+  const id = (value: Buffer | null) => (value === null ? null : rowIdToString(value))
   return {
-    seq: BigInt(row.seq),
+    seq: BigInt(row.seq).toString(),
     occurredAt: row.occurred_at,
-    actorUserId: row.actor_user_id,
+    actorUserId: id(row.actor_user_id),
     action: row.action as AuditAction,
-    patientId: row.patient_id,
-    targetUserId: row.target_user_id,
+    patientId: id(row.patient_id),
+    targetUserId: id(row.target_user_id),
     outcome: row.outcome,
     reason: row.reason,
     detail: row.detail,

@@ -9,7 +9,7 @@ export type AuditedAct = Omit<AuditEvent, 'outcome'>
 
 /**
  * Runs `work` in one transaction and appends its audit row LAST in the same
- * transaction (DESIGN.md §5: the act and its record commit together).
+ * transaction (docs/concepts.md: the act and its record commit together).
  * `describe` may add facts known only at the end (e.g. `v1->v2`).
  * A refused act (AccessDeniedError) or an integrity failure is recorded in a
  * transaction of its own, since the act's transaction rolls back; if even that

@@ -33,8 +33,8 @@ import { findUserById } from '../repositories/user.repository.js'
 import type { Executor } from '../sql/prepared.js'
 import { asIntegrityError } from './crypto-errors.js'
 import { checkRecoveryKey, recoveryOpener } from './key-openers.js'
-import type { RecoveryAuthority } from './recovery.service.js'
-import type { Session } from './session.js'
+import type { RecoveryCredentials } from './recovery.service.js'
+import type { UnlockedUser } from './unlocked-user.js'
 import { auditedTransaction } from './audited.js'
 import { requireRole } from './roles.js'
 import { inTransaction } from './transaction.js'
@@ -116,7 +116,7 @@ async function openEmergencyKeyWithRecovery(
  */
 export async function setUpEmergencyAccess(
   ctx: VaultContext,
-  authority: RecoveryAuthority,
+  authority: RecoveryCredentials,
 ): Promise<{ created: boolean; sealed: number }> {
   await requireRole(ctx.db, authority.admin, 'admin', 'this')
   checkRecoveryKey(ctx, authority.recoveryPrivateKey)
@@ -209,7 +209,7 @@ async function pinEmergencyKey(
 /** Hands the emergency private key to a user who holds the emergency role. */
 export async function grantEmergencyKey(
   ctx: VaultContext,
-  authority: RecoveryAuthority,
+  authority: RecoveryCredentials,
   userId: string,
 ): Promise<void> {
   await requireRole(ctx.db, authority.admin, 'admin', 'this')
@@ -257,7 +257,7 @@ export async function grantEmergencyKey(
  */
 export async function revokeEmergencyKey(
   ctx: VaultContext,
-  admin: Session,
+  admin: UnlockedUser,
   userId: string,
 ): Promise<boolean> {
   await requireRole(ctx.db, admin, 'admin', 'this')
@@ -286,7 +286,7 @@ function checkReason(reason: unknown): string {
  */
 export async function breakGlass(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
   reason: string,
   durationMs: number = DEFAULT_BREAK_GLASS_MS,

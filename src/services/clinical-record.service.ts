@@ -16,7 +16,7 @@ import { auditedTransaction } from './audited.js'
 import type { ClinicalRecord, NewClinicalRecord } from './domain.js'
 import { requireObject } from './field-values.js'
 import { patientFieldKeys } from './patient-access.js'
-import type { Session } from './session.js'
+import type { UnlockedUser } from './unlocked-user.js'
 import type { VaultContext } from './vault-context.js'
 
 function checkKind(value: unknown): RecordKind {
@@ -44,7 +44,7 @@ function toDomain(row: OpenedRecordRow): ClinicalRecord {
 
 export async function addRecord(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
   record: NewClinicalRecord,
 ): Promise<string> {
@@ -74,7 +74,7 @@ export async function addRecord(
 
 export async function listRecords(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
 ): Promise<ClinicalRecord[]> {
   const pid = rowIdFromString(patientId, 'patientId')
@@ -97,7 +97,7 @@ export async function listRecords(
 
 export async function readRecord(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
   recordId: string,
 ): Promise<ClinicalRecord> {
@@ -119,7 +119,7 @@ export async function readRecord(
 
 export async function updateRecord(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
   recordId: string,
   changes: Partial<NewClinicalRecord>,
@@ -151,7 +151,7 @@ export async function updateRecord(
 
 export async function deleteRecord(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
   recordId: string,
 ): Promise<void> {

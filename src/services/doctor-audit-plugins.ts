@@ -6,7 +6,7 @@ const ER_NO_SUCH_TABLE = 1146
 
 /**
  * Audit plugins are handed every statement by the server, with prepared-statement
- * parameters expanded (DESIGN.md §4), and the usual ones write it to a file.
+ * parameters expanded (docs/threat-model.md), and the usual ones write it to a file.
  *
  * - FAIL: a plugin known to write statement text: MySQL Enterprise / Percona
  *   `audit_log` (its filters live in tables the doctor does not interpret),

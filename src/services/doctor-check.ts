@@ -1,5 +1,5 @@
 /**
- * The result type of the posture check ("doctor", DESIGN.md §4) and the helpers
+ * The result type of the posture check ("doctor", docs/threat-model.md) and the helpers
  * every check builds its line with. Texts name settings, accounts and counts,
  * never a key, a password or a bound value.
  */

@@ -5,7 +5,7 @@ import { engineName, isOn, setting, type ServerFacts } from './doctor-server-fac
  * The server's own logs. Prepared statements keep `?` in performance_schema and in
  * error messages, but the server expands the parameters into the text it writes to
  * the general log, the slow log and (with the settings below) the binary log, so a
- * key bound to a statement lands there in clear (DESIGN.md §4, mysql-facts.md).
+ * key bound to a statement lands there in clear (docs/threat-model.md, measured on MySQL 9.7).
  *
  * Rule used throughout: FAIL when the channel leaks now; WARN when it is off but
  * one switch would make it leak (a log enabled with `log_output = NONE`, a

@@ -1,61 +1,49 @@
 import type { Knex } from 'knex'
+import { readMigrationState } from '../db/migration-state.js'
 import { line, type PostureCheck } from './doctor-check.js'
 
 /**
  * Schema at the latest migration of this code: FAIL when none is applied, when
  * one is pending (the code expects tables or columns the database lacks), or
- * when the database has migrations this code does not know (older code on a
- * newer schema; knex's own list validation finds those). Read-only: knex's list() would create the migrations tables on
- * a fresh database, so their existence is checked first.
+ * when the history names migrations this code does not know (older code on a
+ * newer schema) or is recorded twice. Read-only: a posture check must not create
+ * the history tables on a database nobody has migrated.
  */
 
 const FIX =
-  'Run the migrations (npm run migrate, or db.migrate.latest()) with this release.'
-
-/** A pending migration as knex's default file source lists it. */
-function migrationName(migration: unknown): string {
-  if (typeof migration === 'string') return migration
-  const file = (migration as { file?: unknown; name?: unknown } | null) ?? {}
-  return String(file.file ?? file.name ?? '?')
-}
+  'Run the migrations (emr-vault migrate, or migrateLatest(db)) with this release.'
 
 export const SCHEMA_VERSION = line('schema_version', 'Schema at the latest migration')
 
 export async function schemaCheck(db: Knex): Promise<PostureCheck> {
   const check = SCHEMA_VERSION
-  const config = (db.client.config as Knex.Config).migrations ?? {}
-  const tableName = config.tableName ?? 'knex_migrations'
-  const [hasTable, hasLock] = await Promise.all([
-    db.schema.hasTable(tableName),
-    db.schema.hasTable(`${tableName}_lock`),
-  ])
-  if (!hasTable || !hasLock) {
-    return check.fail(`No migration has been applied (no ${tableName} table).`, FIX)
-  }
-  let completed: { name: string }[]
-  let pending: unknown[]
-  try {
-    ;[completed, pending] = (await db.migrate.list()) as [{ name: string }[], unknown[]]
-  } catch (err) {
-    // knex's own list validation: applied migrations whose files are missing.
-    const message = err instanceof Error ? err.message : ''
-    if (!message.startsWith('The migration directory is corrupt')) throw err
+  const state = await readMigrationState(db)
+  if (state.problem) {
     return check.fail(
-      `The database has migrations this code does not know (${message.replace(/^[^:]*: /, '')}).`,
-      'Deploy the release that wrote them: this code is older than the schema.',
+      `${state.problem.message}.`,
+      state.problem.problem === 'unknown-migrations'
+        ? 'Deploy the release that wrote them: this code is older than the schema.'
+        : 'Repair the history as the detail says, then run the migrations again.',
     )
   }
-  if (completed.length === 0) {
-    return check.fail(`No migration has been applied (${tableName} is empty).`, FIX)
+  if (state.applied.length === 0) {
+    return check.fail('No migration has been applied (no emr-vault history).', FIX)
   }
-  if (pending.length > 0) {
+  if (state.pending.length > 0) {
     return check.fail(
-      `${pending.length} migration(s) pending: ${pending.map(migrationName).join(', ')}.`,
+      `${state.pending.length} migration(s) pending: ${state.pending.join(', ')}.`,
       FIX,
     )
   }
-  const latest = completed[completed.length - 1]?.name ?? ''
+  const latest = state.applied[state.applied.length - 1]
+  if (state.recordedIn === 'knex_migrations') {
+    return check.pass(
+      `${state.applied.length} migrations applied, none pending; latest ${latest}. ` +
+        'The history is still under the old names in knex_migrations; the next ' +
+        'migrate records it in emr_vault_migrations without running anything.',
+    )
+  }
   return check.pass(
-    `${completed.length} migrations applied, none pending; latest ${latest}.`,
+    `${state.applied.length} migrations applied, none pending; latest ${latest}.`,
   )
 }

@@ -4,7 +4,7 @@ import { line, type PostureCheck } from './doctor-check.js'
 
 /**
  * TLS with certificate verification to a server that is not on this machine:
- * keys travel inside statements (HIPAA 164.312(e), security-facts.md).
+ * keys travel inside statements (HIPAA 164.312(e)).
  *
  * - Loopback (127.0.0.0/8, ::1, `localhost`, no host, a Unix socket): PASS, not applicable.
  * - Otherwise FAIL unless the connection config has `ssl` with

@@ -86,7 +86,7 @@ async function guarded(
 }
 
 /**
- * The posture check of DESIGN.md §4: one line per setting, privilege or process
+ * The posture check of docs/threat-model.md: one line per setting, privilege or process
  * condition through which keys bound to statements could leak, plus the server,
  * schema and recovery-key prerequisites. Read-only on the server (its one SET is
  * the SESSION block_encryption_mode the pool applies anyway). The PASS/WARN/FAIL

@@ -14,17 +14,17 @@ import { findUserById } from '../repositories/user.repository.js'
 import type { AccessEntry } from './domain.js'
 import { auditedTransaction } from './audited.js'
 import { openGrant, requireGrant, requireLastingGrant } from './patient-access.js'
-import type { Session } from './session.js'
+import type { UnlockedUser } from './unlocked-user.js'
 import type { VaultContext } from './vault-context.js'
 
 /**
  * Grants a patient to another user: the granter opens the patient key with their
- * own grant and seals it to the grantee's public key (DESIGN.md §5). Granting
+ * own grant and seals it to the grantee's public key (docs/concepts.md). Granting
  * twice is a no-op that reports `created: false`.
  */
 export async function grantPatient(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
   granteeUserId: string,
 ): Promise<{ created: boolean }> {
@@ -82,7 +82,7 @@ export async function grantPatient(
 
 export async function listAccess(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
 ): Promise<AccessEntry[]> {
   const pid = rowIdFromString(patientId, 'patientId')
@@ -106,7 +106,7 @@ export async function listAccess(
 
 export async function listAccessiblePatients(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
 ): Promise<string[]> {
   session.privateKey()
   const ids = await listGrantedPatientIds(ctx.db, session.userIdBytes)

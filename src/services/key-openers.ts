@@ -7,7 +7,7 @@ import { findRecoverySeal } from '../repositories/patient-key.repository.js'
 import type { Executor } from '../sql/prepared.js'
 import { asIntegrityError } from './crypto-errors.js'
 import { openGrant, requireGrant, requireLastingGrant } from './patient-access.js'
-import type { Session } from './session.js'
+import type { UnlockedUser } from './unlocked-user.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
 /**
@@ -21,7 +21,7 @@ export type PatientKeyOpener = (
   version: number,
 ) => Promise<Buffer>
 
-export function grantOpener(session: Session): PatientKeyOpener {
+export function grantOpener(session: UnlockedUser): PatientKeyOpener {
   return async (db, patientId, version) => {
     const grant = requireLastingGrant(await requireGrant(db, session, patientId, true))
     if (grant.key_version !== version) {

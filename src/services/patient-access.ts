@@ -8,7 +8,7 @@ import { findCurrentGrant } from '../repositories/patient-key.repository.js'
 import { sqlFieldKeys, type SqlFieldKeys } from '../sql/envelope-sql.js'
 import type { Executor } from '../sql/prepared.js'
 import { asIntegrityError } from './crypto-errors.js'
-import type { Session } from './session.js'
+import type { UnlockedUser } from './unlocked-user.js'
 
 /**
  * The session user's current grant for the patient, checked in the database on
@@ -17,7 +17,7 @@ import type { Session } from './session.js'
  */
 export async function requireGrant(
   db: Executor,
-  session: Session,
+  session: UnlockedUser,
   patientId: Buffer,
   forShare = false,
 ): Promise<PatientKeyGrantRow> {
@@ -31,7 +31,7 @@ export async function requireGrant(
 /**
  * A break-glass grant (one with an expiry) lets its holder read and write the
  * chart, never hand access on: granting, revoking or rotating from it would turn
- * a time-limited emergency access into a lasting one (security review H2).
+ * a time-limited emergency access into a lasting one.
  */
 export function requireLastingGrant(grant: PatientKeyGrantRow): PatientKeyGrantRow {
   if (grant.expires_at !== null) {
@@ -44,7 +44,7 @@ export function requireLastingGrant(grant: PatientKeyGrantRow): PatientKeyGrantR
 
 /** Opens the patient key sealed in `grant` with the session's private key. Caller wipes it. */
 export async function openGrant(
-  session: Session,
+  session: UnlockedUser,
   grant: PatientKeyGrantRow,
 ): Promise<Buffer> {
   try {
@@ -69,7 +69,7 @@ export function fieldKeysFor(patientKey: Buffer, keyVersion: number): SqlFieldKe
 /** Grant check, then the field subkeys (from the session cache or by opening the grant). */
 export async function patientFieldKeys(
   db: Executor,
-  session: Session,
+  session: UnlockedUser,
   patientId: Buffer,
   forShare = false,
 ): Promise<SqlFieldKeys> {

@@ -20,7 +20,7 @@ import { auditedTransaction } from './audited.js'
 import type { Demographics, Patient } from './domain.js'
 import { requireObject } from './field-values.js'
 import { fieldKeysFor, patientFieldKeys } from './patient-access.js'
-import type { Session } from './session.js'
+import type { UnlockedUser } from './unlocked-user.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
 const FIRST_KEY_VERSION = 1
@@ -32,7 +32,7 @@ const FIRST_KEY_VERSION = 1
  */
 export async function createPatient(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   demographics: Demographics,
 ): Promise<string> {
   const values = encodeFields(
@@ -95,7 +95,7 @@ export async function createPatient(
 
 export async function readPatient(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
 ): Promise<Patient> {
   const id = rowIdFromString(patientId, 'patientId')
@@ -125,7 +125,7 @@ export async function readPatient(
 /** Re-encrypts the given demographics; fields not given are left as they are. */
 export async function updatePatient(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
   changes: Partial<Demographics>,
 ): Promise<void> {

@@ -17,28 +17,31 @@ import {
   replaceUserKeyPair,
 } from '../repositories/user.repository.js'
 import { recoveryOpener } from './key-openers.js'
-import type { Session } from './session.js'
+import type { UnlockedUser } from './unlocked-user.js'
 import { auditedTransaction } from './audited.js'
 import { requireRole } from './roles.js'
 import { checkPassword, credentialsFor } from './user.service.js'
 import type { VaultContext } from './vault-context.js'
 
-/** Who acts and with what: an administrator's session and the offline recovery private key. */
-export interface RecoveryAuthority {
-  readonly admin: Session
+/**
+ * Who acts and with what: an administrator's unlocked user and the offline
+ * recovery private key (what the vault makes of a RecoveryAuthority).
+ */
+export interface RecoveryCredentials {
+  readonly admin: UnlockedUser
   /** Read by the operator from the recovery key file; never stored in the database. */
   readonly recoveryPrivateKey: Buffer
 }
 
 /**
- * Forgotten password (DESIGN.md §5): the user gets a new key pair and the new
+ * Forgotten password (docs/concepts.md): the user gets a new key pair and the new
  * password; every patient they held a current grant for is re-granted to the new
  * public key from the patient's recovery seal. One transaction.
  * Returns how many patients were re-granted.
  */
 export async function recoverUser(
   ctx: VaultContext,
-  authority: RecoveryAuthority,
+  authority: RecoveryCredentials,
   username: string,
   newPassword: string,
 ): Promise<{ patients: number }> {
@@ -90,7 +93,7 @@ export async function recoverUser(
  */
 export async function restorePatientAccess(
   ctx: VaultContext,
-  authority: RecoveryAuthority,
+  authority: RecoveryCredentials,
   patientId: string,
   userId: string,
 ): Promise<{ created: boolean }> {

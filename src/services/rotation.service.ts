@@ -22,7 +22,7 @@ import {
 import type { Executor } from '../sql/prepared.js'
 import { sealToEmergencyKey } from './break-glass.service.js'
 import { grantOpener, recoveryOpener, type PatientKeyOpener } from './key-openers.js'
-import type { RecoveryAuthority } from './recovery.service.js'
+import type { RecoveryCredentials } from './recovery.service.js'
 import {
   countPatientsKeyedBefore,
   countRotated,
@@ -32,7 +32,7 @@ import {
   startRun,
 } from '../repositories/rotation-run.repository.js'
 import { fieldKeysFor } from './patient-access.js'
-import type { Session } from './session.js'
+import type { UnlockedUser } from './unlocked-user.js'
 import { auditedTransaction } from './audited.js'
 import { requireRole } from './roles.js'
 import { inTransaction } from './transaction.js'
@@ -74,7 +74,7 @@ export interface RotationResult {
 }
 
 /**
- * Rotates a patient's key inside the caller's transaction (DESIGN.md §5):
+ * Rotates a patient's key inside the caller's transaction:
  * a new key version; every envelope of the patient verified under the old key,
  * then re-encrypted inside SQL under the new one; the new key sealed to every
  * remaining grantee and to the recovery key; the old version's grants and seal
@@ -102,7 +102,7 @@ export async function rotateWithin(
       const bad = await findUnverifiedRows(trx, spec, patientId, oldFieldKeys)
       if (bad.length > 0) {
         throw new IntegrityError(
-          `${spec.table} row ${bad[0]!.toString('hex')} of patient ${id} failed its integrity check; ` +
+          `${spec.table} row ${rowIdToString(bad[0]!)} of patient ${id} failed its integrity check; ` +
             'rotation stopped before writing',
         )
       }
@@ -179,7 +179,7 @@ export async function rotateWithin(
 /** A holder of the patient's grant rotates its key (e.g. after a suspected leak). */
 export async function rotatePatientKey(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
 ): Promise<RotationResult> {
   const pid = rowIdFromString(patientId, 'patientId')
@@ -199,11 +199,11 @@ export async function rotatePatientKey(
 /**
  * Revokes a user's access: deletes their grant and rotates the patient key in the
  * same transaction, so a key they may have cached opens nothing written or
- * re-encrypted afterwards (DESIGN.md §5).
+ * re-encrypted afterwards.
  */
 export async function revokeAccess(
   ctx: VaultContext,
-  session: Session,
+  session: UnlockedUser,
   patientId: string,
   userId: string,
 ): Promise<RotationResult> {
@@ -228,7 +228,8 @@ export async function revokeAccess(
         // The grant of the current version only, by its primary key (no gap locks:
         // see deleteGrant). No other version holds grants: every rotation deletes
         // the old version's in its own transaction, as rotateWithin does below.
-        // Found whether or not the user is disabled (security review M4).
+        // Found whether or not the user is disabled: disabling someone must not
+        // keep their grant out of reach of a revoke.
         if ((await deleteGrant(trx, pid, current, uid)) === 0) {
           throw new NotFoundError('grant', `${patientId}/${userId}`)
         }
@@ -265,7 +266,7 @@ export interface RotateAllProgress {
  */
 export async function rotateAll(
   ctx: VaultContext,
-  authority: RecoveryAuthority,
+  authority: RecoveryCredentials,
   options: { onProgress?: (p: RotateAllProgress) => void; signal?: AbortSignal } = {},
 ): Promise<RotateAllResult> {
   const { admin } = authority

@@ -1,6 +1,5 @@
-import { wipe } from '../crypto/bytes.js'
+import { ValidationError } from '../errors/index.js'
 import * as breakGlass from './break-glass.service.js'
-import { AuthenticationError } from '../errors/index.js'
 import * as records from './clinical-record.service.js'
 import type {
   AccessEntry,
@@ -14,91 +13,83 @@ import * as grants from './grant.service.js'
 import * as patients from './patient.service.js'
 import * as rotation from './rotation.service.js'
 import type { RotationResult } from './rotation.service.js'
-import { SessionKeyCache } from './session-keys.js'
+import type { UnlockedUser } from './unlocked-user.js'
 import type { VaultContext } from './vault-context.js'
 
 /**
- * An unlocked user: holds the user's X25519 private key, opens patient keys on
- * demand and caches their field subkeys for a bounded time. `close()` (or idle
- * expiry) wipes them. Every method checks the user's grant in the database.
+ * The unlocked user behind each session, for the vault's calls that take a session
+ * back (an administrator's). Not a public member of Session: that would hand the
+ * private key to any code holding a session. src/index.ts does not export this map
+ * or unlockedUserOf.
+ */
+const unlockedUsers = new WeakMap<Session, UnlockedUser>()
+
+/**
+ * The unlocked user of a session an application hands back (an administrator on
+ * a vault call). Anything that is not a Session from `login()` is refused.
+ */
+export function unlockedUserOf(session: Session, field: string): UnlockedUser {
+  const user = unlockedUsers.get(session)
+  if (!user) throw new ValidationError(field, 'must be a session returned by login()')
+  return user
+}
+
+/**
+ * A logged-in user, as applications see it: the chart operations, each checking
+ * the user's grant in the database. The keys live in the UnlockedUser it holds,
+ * which is what the services receive; they never see this class, so it can import
+ * them. `close()` (or idle expiry) wipes the keys.
  */
 export class Session {
   readonly userId: string
-  readonly userIdBytes: Buffer
   readonly username: string
   readonly roles: readonly Role[]
-  /** Derived from the private key at login, not read from the database (DESIGN.md §5a). */
+  /** Checked against the private key at login. */
   readonly publicKey: Buffer
-  readonly keyCache: SessionKeyCache
   readonly #ctx: VaultContext
-  #privateKey: Buffer | undefined
-  #lastUsed: number
+  readonly #user: UnlockedUser
 
-  constructor(
-    ctx: VaultContext,
-    user: {
-      id: string
-      idBytes: Buffer
-      username: string
-      roles: readonly Role[]
-      publicKey: Buffer
-    },
-    privateKey: Buffer,
-  ) {
-    this.#ctx = ctx
-    this.userId = user.id
-    this.userIdBytes = user.idBytes
+  constructor(ctx: VaultContext, user: UnlockedUser) {
+    this.userId = user.userId
     this.username = user.username
     this.roles = user.roles
     this.publicKey = user.publicKey
-    this.keyCache = new SessionKeyCache(ctx.keyCacheTtlMs, ctx.now)
-    this.#privateKey = privateKey
-    this.#lastUsed = ctx.now()
+    this.#ctx = ctx
+    this.#user = user
+    unlockedUsers.set(this, user)
   }
 
   get isOpen(): boolean {
-    return this.#privateKey !== undefined
-  }
-
-  /** The private key, for services. Throws once the session is closed or idle too long. */
-  privateKey(): Buffer {
-    const now = this.#ctx.now()
-    if (this.#privateKey && now - this.#lastUsed > this.#ctx.sessionIdleMs) this.close()
-    if (!this.#privateKey)
-      throw new AuthenticationError('session is closed or expired; log in again')
-    this.#lastUsed = now
-    return this.#privateKey
+    return this.#user.isOpen
   }
 
   /** Wipes the private key and every cached patient key (best effort: crypto/bytes.ts). */
   close(): void {
-    wipe(this.#privateKey)
-    this.#privateKey = undefined
-    this.keyCache.clear()
+    this.#user.close()
   }
 
   createPatient(demographics: Demographics): Promise<string> {
-    return patients.createPatient(this.#ctx, this, demographics)
+    return patients.createPatient(this.#ctx, this.#user, demographics)
   }
 
   readPatient(patientId: string): Promise<Patient> {
-    return patients.readPatient(this.#ctx, this, patientId)
+    return patients.readPatient(this.#ctx, this.#user, patientId)
   }
 
   updatePatient(patientId: string, changes: Partial<Demographics>): Promise<void> {
-    return patients.updatePatient(this.#ctx, this, patientId, changes)
+    return patients.updatePatient(this.#ctx, this.#user, patientId, changes)
   }
 
   addRecord(patientId: string, record: NewClinicalRecord): Promise<string> {
-    return records.addRecord(this.#ctx, this, patientId, record)
+    return records.addRecord(this.#ctx, this.#user, patientId, record)
   }
 
   listRecords(patientId: string): Promise<ClinicalRecord[]> {
-    return records.listRecords(this.#ctx, this, patientId)
+    return records.listRecords(this.#ctx, this.#user, patientId)
   }
 
   readRecord(patientId: string, recordId: string): Promise<ClinicalRecord> {
-    return records.readRecord(this.#ctx, this, patientId, recordId)
+    return records.readRecord(this.#ctx, this.#user, patientId, recordId)
   }
 
   updateRecord(
@@ -106,26 +97,26 @@ export class Session {
     recordId: string,
     changes: Partial<NewClinicalRecord>,
   ): Promise<void> {
-    return records.updateRecord(this.#ctx, this, patientId, recordId, changes)
+    return records.updateRecord(this.#ctx, this.#user, patientId, recordId, changes)
   }
 
   deleteRecord(patientId: string, recordId: string): Promise<void> {
-    return records.deleteRecord(this.#ctx, this, patientId, recordId)
+    return records.deleteRecord(this.#ctx, this.#user, patientId, recordId)
   }
 
   /** Seals the patient's key to another user's public key; their password is not needed. */
   grant(patientId: string, granteeUserId: string): Promise<{ created: boolean }> {
-    return grants.grantPatient(this.#ctx, this, patientId, granteeUserId)
+    return grants.grantPatient(this.#ctx, this.#user, patientId, granteeUserId)
   }
 
   /** New key version for the patient; every value re-encrypted in SQL, every grant re-sealed. */
   rotatePatientKey(patientId: string): Promise<RotationResult> {
-    return rotation.rotatePatientKey(this.#ctx, this, patientId)
+    return rotation.rotatePatientKey(this.#ctx, this.#user, patientId)
   }
 
   /** Removes the user's grant and rotates the patient key in the same transaction. */
   revoke(patientId: string, userId: string): Promise<RotationResult> {
-    return rotation.revokeAccess(this.#ctx, this, patientId, userId)
+    return rotation.revokeAccess(this.#ctx, this.#user, patientId, userId)
   }
 
   /**
@@ -137,16 +128,16 @@ export class Session {
     reason: string,
     durationMs?: number,
   ): Promise<{ expiresAt: Date }> {
-    return breakGlass.breakGlass(this.#ctx, this, patientId, reason, durationMs)
+    return breakGlass.breakGlass(this.#ctx, this.#user, patientId, reason, durationMs)
   }
 
   /** Who can open the patient (requires a grant yourself). */
   listAccess(patientId: string): Promise<AccessEntry[]> {
-    return grants.listAccess(this.#ctx, this, patientId)
+    return grants.listAccess(this.#ctx, this.#user, patientId)
   }
 
   /** Ids of the patients this user holds a grant for. */
   listAccessiblePatients(): Promise<string[]> {
-    return grants.listAccessiblePatients(this.#ctx, this)
+    return grants.listAccessiblePatients(this.#ctx, this.#user)
   }
 }

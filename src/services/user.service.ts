@@ -38,7 +38,7 @@ import { requireRole } from './roles.js'
 import { inTransaction } from './transaction.js'
 import { ROLES, type NewUser, type Role, type UserSummary } from './domain.js'
 import { requireObject } from './field-values.js'
-import { Session } from './session.js'
+import { UnlockedUser } from './unlocked-user.js'
 import type { VaultContext } from './vault-context.js'
 
 const USERNAME = /^[a-z0-9][a-z0-9._-]{2,63}$/
@@ -118,7 +118,7 @@ export async function credentialsFor(
  */
 async function adminActor(
   ctx: VaultContext,
-  admin: Session | undefined,
+  admin: UnlockedUser | undefined,
 ): Promise<Buffer | null> {
   if (!admin) return null
   await requireRole(ctx.db, admin, 'admin', 'managing users')
@@ -128,7 +128,7 @@ async function adminActor(
 export async function registerUser(
   ctx: VaultContext,
   input: NewUser,
-  admin?: Session,
+  admin?: UnlockedUser,
 ): Promise<UserSummary> {
   const actorUserId = await adminActor(ctx, admin)
   const fields = requireObject(input, 'user')
@@ -276,12 +276,12 @@ async function upgradedCredentials(
   return credentialsFor(password, privateKey, rowIdToString(row.id), ctx.kdfPolicy)
 }
 
-/** Logs in: a session holding the user's private key. */
+/** Logs in: the user unlocked, holding their private key. */
 export async function login(
   ctx: VaultContext,
   username: string,
   password: string,
-): Promise<Session> {
+): Promise<UnlockedUser> {
   const { row, privateKey } = await unlock(ctx, username, password)
   try {
     const upgrade = await upgradedCredentials(ctx, row, password, privateKey)
@@ -308,7 +308,7 @@ export async function login(
     throw err
   }
   const user = summary(row)
-  return new Session(
+  return new UnlockedUser(
     ctx,
     {
       id: user.id,
@@ -447,7 +447,7 @@ export async function setDisabled(
   ctx: VaultContext,
   userId: string,
   disabled: boolean,
-  admin?: Session,
+  admin?: UnlockedUser,
 ): Promise<void> {
   const actorUserId = await adminActor(ctx, admin)
   const id = rowIdFromString(userId, 'userId')

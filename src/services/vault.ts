@@ -9,8 +9,8 @@ import * as breakGlass from './break-glass.service.js'
 import * as recovery from './recovery.service.js'
 import * as rotation from './rotation.service.js'
 import type { RotateAllProgress, RotateAllResult } from './rotation.service.js'
-import type { RecoveryAuthority } from './recovery.service.js'
-import type { Session } from './session.js'
+import type { RecoveryCredentials } from './recovery.service.js'
+import { Session, unlockedUserOf } from './session.js'
 import * as users from './user.service.js'
 import type { VaultContext } from './vault-context.js'
 
@@ -33,6 +33,13 @@ export interface VaultOptions {
   readonly sessionIdleMs?: number
   /** Clock, for tests. */
   readonly now?: () => number
+}
+
+/** Who acts and with what: an administrator's session and the offline recovery private key. */
+export interface RecoveryAuthority {
+  readonly admin: Session
+  /** Read by the operator from the recovery key file; never stored in the database. */
+  readonly recoveryPrivateKey: Buffer
 }
 
 /** The entry point of the library. */
@@ -93,31 +100,45 @@ export function createVault(options: VaultOptions): Vault {
     db: options.db,
     recoveryPublicKey: options.recoveryPublicKey,
     recoveryFingerprint: createHash('sha256').update(options.recoveryPublicKey).digest(),
-    // A copy: the caller may wipe or reuse its buffer.
-    auditKey: Buffer.from(options.auditKey),
+    // A copy, in memory of its own (Buffer.from and Buffer.concat may slice the
+    // shared 8 KiB pool): the caller may wipe or reuse its buffer.
+    auditKey: Buffer.alloc(options.auditKey.length, options.auditKey),
     kdfPolicy: options.kdfPolicy ?? KDF_POLICY,
     keyCacheTtlMs: options.keyCacheTtlMs ?? 5 * 60_000,
     sessionIdleMs: options.sessionIdleMs ?? 15 * 60_000,
     now: options.now ?? Date.now,
   }
+  // The services act with the unlocked user behind a session, never the Session.
+  // The methods are async so that a refused session rejects, as every other error does.
+  const adminOf = (admin: Session | undefined) =>
+    admin ? unlockedUserOf(admin, 'admin') : undefined
+  const credentialsOf = (authority: RecoveryAuthority): RecoveryCredentials => ({
+    admin: unlockedUserOf(authority.admin, 'authority.admin'),
+    recoveryPrivateKey: authority.recoveryPrivateKey,
+  })
   return {
-    registerUser: (user, admin) => users.registerUser(ctx, user, admin),
-    login: (username, password) => users.login(ctx, username, password),
+    registerUser: async (user, admin) => users.registerUser(ctx, user, adminOf(admin)),
+    login: async (username, password) =>
+      new Session(ctx, await users.login(ctx, username, password)),
     changePassword: (username, oldPassword, newPassword, options) =>
       users.changePassword(ctx, username, oldPassword, newPassword, options),
     findUser: (username) => users.findUser(ctx, username),
     listUsers: () => users.listUsers(ctx),
-    disableUser: (userId, admin) => users.setDisabled(ctx, userId, true, admin),
-    enableUser: (userId, admin) => users.setDisabled(ctx, userId, false, admin),
-    recoverUser: (authority, username, newPassword) =>
-      recovery.recoverUser(ctx, authority, username, newPassword),
-    rotateAll: (authority, options) => rotation.rotateAll(ctx, authority, options),
-    setUpEmergencyAccess: (authority) => breakGlass.setUpEmergencyAccess(ctx, authority),
-    revokeEmergencyKey: (admin, userId) =>
-      breakGlass.revokeEmergencyKey(ctx, admin, userId),
-    grantEmergencyKey: (authority, userId) =>
-      breakGlass.grantEmergencyKey(ctx, authority, userId),
-    restorePatientAccess: (authority, patientId, userId) =>
-      recovery.restorePatientAccess(ctx, authority, patientId, userId),
+    disableUser: async (userId, admin) =>
+      users.setDisabled(ctx, userId, true, adminOf(admin)),
+    enableUser: async (userId, admin) =>
+      users.setDisabled(ctx, userId, false, adminOf(admin)),
+    recoverUser: async (authority, username, newPassword) =>
+      recovery.recoverUser(ctx, credentialsOf(authority), username, newPassword),
+    rotateAll: async (authority, options) =>
+      rotation.rotateAll(ctx, credentialsOf(authority), options),
+    setUpEmergencyAccess: async (authority) =>
+      breakGlass.setUpEmergencyAccess(ctx, credentialsOf(authority)),
+    revokeEmergencyKey: async (admin, userId) =>
+      breakGlass.revokeEmergencyKey(ctx, unlockedUserOf(admin, 'admin'), userId),
+    grantEmergencyKey: async (authority, userId) =>
+      breakGlass.grantEmergencyKey(ctx, credentialsOf(authority), userId),
+    restorePatientAccess: async (authority, patientId, userId) =>
+      recovery.restorePatientAccess(ctx, credentialsOf(authority), patientId, userId),
   }
 }

@@ -11,13 +11,13 @@ import { ValidationError } from '../errors/index.js'
 import type { CompiledStatement } from './prepared.js'
 
 /**
- * SQL for the stored envelope of DESIGN.md §3, formed and opened by MySQL:
+ * SQL for the stored envelope of docs/envelope.md, formed and opened by MySQL:
  *
  *   envelope = 0x01 ‖ key_version (uint32 BE) ‖ iv (16) ‖ AES-256-CBC(enc, iv, pt) ‖ tag (32)
  *   tag      = HMAC-SHA256(mac, aad ‖ everything before the tag)
  *
  * HMAC is built from SHA2/UNHEX/CONCAT with the RFC 2104 pads computed in Node
- * (verified equal to createHmac on MySQL 9.7, mysql-facts.md). Keys, pads,
+ * (verified equal to createHmac on MySQL 9.7). Keys, pads,
  * plaintext and AAD are `?` bindings only; identifiers are checked code constants.
  */
 
@@ -37,7 +37,7 @@ export interface SqlFieldKeys {
 
 function checkKey(value: unknown, name: string): Buffer {
   if (!Buffer.isBuffer(value)) throw new ValidationError(name, 'must be a Buffer')
-  // MySQL silently folds keys of any other length (mysql-facts.md): check here.
+  // MySQL silently folds keys of any other length (measured on MySQL 9.7): check here.
   if (value.length !== 32) {
     throw new ValidationError(name, `must be 32 bytes, got ${value.length}`)
   }
@@ -67,7 +67,7 @@ export function sqlFieldKeys(
 /**
  * Key bytes are bound as copies: a session may wipe its cached keys (close,
  * expiry) while a statement built from them is still on its way to the server,
- * and a wiped binding would seal data under an all-zero key (security review M1).
+ * and a wiped binding would seal data under an all-zero key.
  * The copies are short-lived garbage; crypto/bytes.ts says what wiping can promise.
  */
 function copy(key: Buffer): Buffer {

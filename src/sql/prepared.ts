@@ -62,7 +62,7 @@ export function compile(statement: Compilable): CompiledStatement {
  * Why not knex's own execution: knex sends `connection.query()` with values
  * interpolated client-side, so a key shows up in performance_schema, the
  * processlist and knex's error message; `execute()` keeps `?` in all three
- * (mysql-facts.md, "Where a key passed as a query value shows up").
+ * (docs/threat-model.md, where a key passed as a value shows up).
  *
  * Errors leave as {@link DatabaseError} built from codes only: no bound value in
  * its message, fields, `cause` or stack.

@@ -16,7 +16,7 @@ export interface EnvelopeTable {
 /**
  * One UPDATE that re-encrypts every envelope column of the given rows of one
  * patient, from `from` to `to` keys, each value under a fresh random IV bound as
- * a parameter (DESIGN.md §3: IVs from crypto.randomBytes). The rows come as a
+ * a parameter (docs/envelope.md: IVs from crypto.randomBytes). The rows come as a
  * derived table of (id, iv per column) joined to the target.
  *
  * @example

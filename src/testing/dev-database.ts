@@ -1,7 +1,7 @@
 import dotenv from 'dotenv'
-import mysql from 'mysql2/promise'
-import { dbConfigFromEnv, isDbConfigured, type DbConfig } from '../db/index.js'
-import { engineFromEnv, startLocalServer } from './local-db/index.js'
+import { dbConfigFromEnv, isDbConfigured, type DbConfig } from '../db/db-config.js'
+import { startLocalMysql } from './index.js'
+import { engineFromEnv } from './local-db/engines.js'
 
 /** Database the local server uses for development, the demo and the knex CLI. */
 export const LOCAL_DATABASE = 'emr_vault'
@@ -16,25 +16,10 @@ export async function devDbConfig(
 ): Promise<DbConfig> {
   dotenv.config({ quiet: true })
   if (isDbConfigured()) return dbConfigFromEnv()
-  const server = await startLocalServer({ engine: engineFromEnv(), log })
-  const admin = await mysql.createConnection({
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
-  })
-  try {
-    await admin.query(
-      `CREATE DATABASE IF NOT EXISTS \`${LOCAL_DATABASE}\` CHARACTER SET utf8mb4`,
-    )
-  } finally {
-    await admin.end()
-  }
-  return {
-    host: server.host,
-    port: server.port,
-    user: server.user,
-    password: server.password,
+  const { host, port, user, password, database } = await startLocalMysql({
+    engine: engineFromEnv(),
+    log,
     database: LOCAL_DATABASE,
-  }
+  })
+  return { host, port, user, password, database }
 }

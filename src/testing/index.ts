@@ -10,8 +10,11 @@
  * otherwise. Debian's own MariaDB 10.11 cannot be used: its AES_ENCRYPT takes
  * no IV. MySQL comes from Debian sid, MariaDB 11.8 from trixie.
  */
+import { resolve } from 'node:path'
 import { TEST_KDF_POLICY, type KdfPolicy } from '../crypto/kdf-policy.js'
+import { ValidationError } from '../errors/index.js'
 import { ENGINES, type Engine } from './local-db/engines.js'
+import { defaultStateRoot } from './local-db/paths.js'
 import {
   localServerStatus,
   startLocalServer,
@@ -30,6 +33,11 @@ export interface LocalMysqlOptions {
   readonly log?: (line: string) => void
   /** Folder for the server's datadir, socket and pid; default `<cwd>/.emr-vault`. */
   readonly stateDir?: string
+  /**
+   * A database to create (utf8mb4) if it does not exist yet; it is then named
+   * in the result, which can be passed as it is to `createDb`.
+   */
+  readonly database?: string
 }
 
 /** A running local server. `root` with an empty password, on loopback only. */
@@ -40,13 +48,49 @@ export interface LocalMysql {
   readonly port: number
   readonly user: string
   readonly password: string
+  /** The database of `options.database`, created if it was missing. */
+  readonly database?: string
   readonly socketPath: string
   readonly pid: number
+  /**
+   * True if this call started the server, false if it was running already
+   * (left from an earlier run, or started by another test process that may
+   * still be using it): stop it at the end only if you started it.
+   */
+  readonly started: boolean
   /** Stops the server (its data stays for the next start). */
   stop(): Promise<void>
 }
 
-function withStop(server: LocalServer, stateDir: string | undefined): LocalMysql {
+type Where = Pick<LocalMysqlOptions, 'engine' | 'stateDir'>
+
+/** MySQL's unquoted identifier characters: the name goes into CREATE DATABASE. */
+const DATABASE_NAME = /^[A-Za-z0-9_$]{1,64}$/
+
+/**
+ * Checks what a caller in plain JavaScript may have got wrong, and fixes the
+ * state folder once: resolved against the working directory of this call, so
+ * `stop()` finds the same server after a `process.chdir`.
+ */
+function where(options: Where): { engine: Engine; stateDir: string } {
+  const engine = options.engine ?? 'mysql'
+  if (!(ENGINES as readonly unknown[]).includes(engine)) {
+    throw new ValidationError('engine', `must be one of: ${ENGINES.join(', ')}`)
+  }
+  if (
+    options.stateDir !== undefined &&
+    (typeof options.stateDir !== 'string' || options.stateDir === '')
+  ) {
+    throw new ValidationError('stateDir', 'must be a non-empty path')
+  }
+  return { engine, stateDir: resolve(options.stateDir ?? defaultStateRoot()) }
+}
+
+function withStop(
+  server: LocalServer,
+  stateDir: string,
+  database: string | undefined,
+): LocalMysql {
   return {
     engine: server.engine,
     version: server.version,
@@ -54,11 +98,31 @@ function withStop(server: LocalServer, stateDir: string | undefined): LocalMysql
     port: server.port,
     user: server.user,
     password: server.password,
+    ...(database === undefined ? {} : { database }),
     socketPath: server.socketPath,
     pid: server.pid,
+    started: server.started,
     async stop() {
       await stopLocalServer(server.engine, stateDir)
     },
+  }
+}
+
+async function createDatabase(server: LocalServer, database: string): Promise<void> {
+  // Loaded only when asked for: the driver is the heaviest thing here.
+  const { default: mysql } = await import('mysql2/promise')
+  const admin = await mysql.createConnection({
+    host: server.host,
+    port: server.port,
+    user: server.user,
+    password: server.password,
+  })
+  try {
+    await admin.query(
+      `CREATE DATABASE IF NOT EXISTS \`${database}\` CHARACTER SET utf8mb4`,
+    )
+  } finally {
+    await admin.end()
   }
 }
 
@@ -66,28 +130,41 @@ function withStop(server: LocalServer, stateDir: string | undefined): LocalMysql
  * Starts the local server (downloading it on first use, a few minutes) or
  * returns the one already running for the same state folder.
  */
+export function startLocalMysql(
+  options: LocalMysqlOptions & { readonly database: string },
+): Promise<LocalMysql & { readonly database: string }>
+export function startLocalMysql(options?: LocalMysqlOptions): Promise<LocalMysql>
 export async function startLocalMysql(
   options: LocalMysqlOptions = {},
 ): Promise<LocalMysql> {
-  const server = await startLocalServer({
-    engine: options.engine ?? 'mysql',
-    stateDir: options.stateDir,
-    ...(options.log ? { log: options.log } : {}),
-  })
-  return withStop(server, options.stateDir)
+  const { engine, stateDir } = where(options)
+  const { database, log } = options
+  if (
+    database !== undefined &&
+    (typeof database !== 'string' || !DATABASE_NAME.test(database))
+  ) {
+    throw new ValidationError(
+      'database',
+      'must be 1 to 64 letters, digits, underscores or dollar signs',
+    )
+  }
+  if (log !== undefined && typeof log !== 'function') {
+    throw new ValidationError('log', 'must be a function')
+  }
+  const server = await startLocalServer({ engine, stateDir, ...(log ? { log } : {}) })
+  if (database !== undefined) await createDatabase(server, database)
+  return withStop(server, stateDir, database)
 }
 
 /** The running server of that engine and state folder, or `null`. */
-export async function localMysqlStatus(
-  options: Pick<LocalMysqlOptions, 'engine' | 'stateDir'> = {},
-): Promise<LocalMysql | null> {
-  const server = await localServerStatus(options.engine ?? 'mysql', options.stateDir)
-  return server && withStop(server, options.stateDir)
+export async function localMysqlStatus(options: Where = {}): Promise<LocalMysql | null> {
+  const { engine, stateDir } = where(options)
+  const server = await localServerStatus(engine, stateDir)
+  return server && withStop(server, stateDir, undefined)
 }
 
 /** Stops it; `false` if it was not running. */
-export function stopLocalMysql(
-  options: Pick<LocalMysqlOptions, 'engine' | 'stateDir'> = {},
-): Promise<boolean> {
-  return stopLocalServer(options.engine ?? 'mysql', options.stateDir)
+export async function stopLocalMysql(options: Where = {}): Promise<boolean> {
+  const { engine, stateDir } = where(options)
+  return stopLocalServer(engine, stateDir)
 }

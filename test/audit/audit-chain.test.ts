@@ -13,6 +13,7 @@ import {
   verifyAuditChain,
   type AuditEvent,
 } from '../../src/services/audit.service.js'
+import { newRowId, rowIdToString } from '../../src/db/row-id.js'
 import { expect } from '../support/chai.js'
 import { testDb } from '../support/test-env.js'
 import {
@@ -24,13 +25,14 @@ import {
   dropPrivateAuditTables,
   eventFor,
   headRow,
+  uuid,
 } from './chain-support.js'
 
 describe('audit chain: append and verify (private tables)', () => {
   const key = randomBytes(32)
   let db: Knex
   let tables: AuditTables
-  let seqs: bigint[]
+  let seqs: string[]
 
   before(async () => {
     db = testDb()
@@ -50,21 +52,24 @@ describe('audit chain: append and verify (private tables)', () => {
     expect(result).to.deep.equal({
       ok: true,
       rows: 0,
-      lastSeq: 0n,
-      head: { lastSeq: 0n, lastMac: auditGenesisMac() },
+      lastSeq: '0',
+      head: { lastSeq: '0', lastMac: auditGenesisMac().toString('hex') },
     })
   })
 
   it('appends 50 varied events in separate transactions as seqs 1..50; verify is ok', async () => {
     seqs = await appendEvents(db, key, tables, 50)
-    expect(seqs).to.deep.equal(Array.from({ length: 50 }, (_, i) => BigInt(i + 1)))
+    expect(seqs).to.deep.equal(Array.from({ length: 50 }, (_, i) => String(i + 1)))
     const result = await verifyAuditChain(db, key, { tables })
     expect(result.ok).to.equal(true)
     if (!result.ok) return
     expect(result.rows).to.equal(50)
-    expect(result.lastSeq).to.equal(50n)
+    expect(result.lastSeq).to.equal('50')
     const rows = await allRows(db, tables)
-    expect(result.head).to.deep.equal({ lastSeq: 50n, lastMac: rows[49]!.mac })
+    expect(result.head).to.deep.equal({
+      lastSeq: '50',
+      lastMac: rows[49]!.mac.toString('hex'),
+    })
   })
 
   it('stores exactly the event, and each MAC recomputes from the previous one', async () => {
@@ -115,7 +120,7 @@ describe('audit chain: append and verify (private tables)', () => {
       pageSize: 7,
       onProgress: (checked) => progress.push(checked),
     })
-    expect(result).to.include({ ok: true, rows: 50, lastSeq: 50n })
+    expect(result).to.include({ ok: true, rows: 50, lastSeq: '50' })
     expect(progress).to.deep.equal([7, 14, 21, 28, 35, 42, 49, 50])
     // A page size that divides the log: one more (empty) read, no extra progress.
     const exact: number[] = []
@@ -129,7 +134,7 @@ describe('audit chain: append and verify (private tables)', () => {
 
   it('a wrong audit key fails at seq 1', async () => {
     const result = await verifyAuditChain(db, randomBytes(32), { tables })
-    expect(result).to.include({ ok: false, problem: 'mac', firstBadSeq: 1n, rows: 0 })
+    expect(result).to.include({ ok: false, problem: 'mac', firstBadSeq: '1', rows: 0 })
   })
 
   it('an anchor from an earlier good run is accepted; a wrong one is reported', async () => {
@@ -137,21 +142,54 @@ describe('audit chain: append and verify (private tables)', () => {
     if (!good.ok) throw new Error(good.message)
     expect(await verifyAuditChain(db, key, { tables, anchor: good.head })).to.include({
       ok: true,
-      lastSeq: 50n,
+      lastSeq: '50',
+    })
+    // The head survives JSON as it is: a file or a ticket holds it between runs.
+    const stored = JSON.parse(JSON.stringify(good.head)) as typeof good.head
+    expect(await verifyAuditChain(db, key, { tables, anchor: stored })).to.include({
+      ok: true,
     })
     const rows = await allRows(db, tables)
+    const mac = (i: number) => rows[i]!.mac.toString('hex')
     expect(
       await verifyAuditChain(db, key, {
         tables,
-        anchor: { lastSeq: 20n, lastMac: rows[19]!.mac },
+        anchor: { lastSeq: '20', lastMac: mac(19).toUpperCase() },
       }),
     ).to.include({ ok: true })
     expect(
       await verifyAuditChain(db, key, {
         tables,
-        anchor: { lastSeq: 20n, lastMac: rows[20]!.mac },
+        anchor: { lastSeq: '20', lastMac: mac(20) },
       }),
-    ).to.include({ ok: false, problem: 'anchor', firstBadSeq: 20n, rows: 19 })
+    ).to.include({ ok: false, problem: 'anchor', firstBadSeq: '20', rows: 19 })
+  })
+
+  it('refuses a malformed anchor with ValidationError naming the field', async () => {
+    const mac = (await allRows(db, tables))[19]!.mac
+    const bad: [string, unknown][] = [
+      ['anchor.lastSeq', { lastSeq: 20n, lastMac: mac.toString('hex') }],
+      ['anchor.lastSeq', { lastSeq: 20, lastMac: mac.toString('hex') }],
+      ['anchor.lastSeq', { lastSeq: '020', lastMac: mac.toString('hex') }],
+      ['anchor.lastSeq', { lastSeq: ' 20', lastMac: mac.toString('hex') }],
+      ['anchor.lastSeq', { lastSeq: '-1', lastMac: mac.toString('hex') }],
+      [
+        'anchor.lastSeq',
+        { lastSeq: '18446744073709551616', lastMac: mac.toString('hex') },
+      ],
+      ['anchor.lastMac', { lastSeq: '20', lastMac: mac }],
+      ['anchor.lastMac', { lastSeq: '20', lastMac: mac.toString('hex').slice(2) }],
+      ['anchor.lastMac', { lastSeq: '20', lastMac: mac.toString('base64') }],
+      ['anchor.lastMac', { lastSeq: '20', lastMac: `${mac.toString('hex')}\n` }],
+    ]
+    for (const [field, anchor] of bad) {
+      await expect(
+        verifyAuditChain(db, key, { tables, anchor: anchor as never }),
+        JSON.stringify(anchor, (_k, v: unknown) =>
+          typeof v === 'bigint' ? 'bigint' : v,
+        ),
+      ).to.be.rejectedWith(ValidationError, `"${field}"`)
+    }
   })
 
   it('a 16-byte audit key is a ConfigurationError from append and verify, before any write', async () => {
@@ -214,12 +252,12 @@ describe('audit chain: append and verify (private tables)', () => {
         tables,
       ),
     )
-    expect(seq).to.equal(51n)
+    expect(seq).to.equal('51')
     const [row] = await db(tables.log).where('seq', 51)
     expect(row.reason).to.equal(longest)
     expect(await verifyAuditChain(db, key, { tables })).to.include({
       ok: true,
-      lastSeq: 51n,
+      lastSeq: '51',
     })
   })
 
@@ -228,7 +266,7 @@ describe('audit chain: append and verify (private tables)', () => {
     const boom = new Error('the act failed after its audit row')
     await expect(
       db.transaction(async (trx) => {
-        expect(await appendAudit(trx, key, eventFor(3), tables)).to.equal(52n)
+        expect(await appendAudit(trx, key, eventFor(3), tables)).to.equal('52')
         throw boom
       }),
     ).to.be.rejectedWith(boom)
@@ -236,32 +274,36 @@ describe('audit chain: append and verify (private tables)', () => {
     expect(await headRow(db, tables)).to.deep.equal(before)
     expect(await verifyAuditChain(db, key, { tables })).to.include({
       ok: true,
-      lastSeq: 51n,
+      lastSeq: '51',
     })
     // The seq is reused: the chain has no hole.
     expect(
       await db.transaction((trx) => appendAudit(trx, key, eventFor(3), tables)),
-    ).to.equal(52n)
+    ).to.equal('52')
   })
 
   describe('audit report', () => {
     const seqsWhere = (pred: (e: AuditEvent) => boolean) =>
       Array.from({ length: 50 }, (_, i) => i)
         .filter((i) => pred(eventFor(i)))
-        .map((i) => BigInt(i + 1))
+        .map((i) => String(i + 1))
+    /** Seqs of the 50 generated events (later tests append more). */
+    const first50 = (seq: string) => Number(seq) <= 50
 
     it('filters by patient, actor, target, action and outcome, in seq order', async () => {
       const by = async (filters: Parameters<typeof auditReport>[1]) =>
-        (await auditReport(db, { tables, ...filters }))
-          .map((e) => e.seq)
-          .filter((s) => s <= 50n)
-      expect(await by({ patientId: PATIENTS[2] })).to.deep.equal(
+        (await auditReport(db, { tables, ...filters })).map((e) => e.seq).filter(first50)
+      expect(await by({ patientId: uuid(PATIENTS[2]) })).to.deep.equal(
         seqsWhere((e) => e.patientId?.equals(PATIENTS[2]) === true),
       )
-      expect(await by({ actorUserId: USERS[1] })).to.deep.equal(
+      // A UUID in upper case names the same id.
+      expect(await by({ patientId: uuid(PATIENTS[2]).toUpperCase() })).to.deep.equal(
+        seqsWhere((e) => e.patientId?.equals(PATIENTS[2]) === true),
+      )
+      expect(await by({ actorUserId: uuid(USERS[1]) })).to.deep.equal(
         seqsWhere((e) => e.actorUserId?.equals(USERS[1]) === true),
       )
-      expect(await by({ targetUserId: USERS[0] })).to.deep.equal(
+      expect(await by({ targetUserId: uuid(USERS[0]) })).to.deep.equal(
         seqsWhere((e) => e.targetUserId?.equals(USERS[0]) === true),
       )
       expect(await by({ action: 'grant' })).to.deep.equal(
@@ -270,12 +312,12 @@ describe('audit chain: append and verify (private tables)', () => {
       expect(await by({ action: ['grant', 'revoke'] })).to.deep.equal(
         seqsWhere((e) => e.action === 'grant' || e.action === 'revoke'),
       )
-      expect(await by({ outcome: 'denied', patientId: PATIENTS[0] })).to.deep.equal(
+      expect(await by({ outcome: 'denied', patientId: uuid(PATIENTS[0]) })).to.deep.equal(
         seqsWhere(
           (e) => e.outcome === 'denied' && e.patientId?.equals(PATIENTS[0]) === true,
         ),
       )
-      expect(await by({ patientId: randomBytes(16) })).to.deep.equal([])
+      expect(await by({ patientId: rowIdToString(newRowId()) })).to.deep.equal([])
     })
 
     it('returns the stored facts of each row', async () => {
@@ -286,11 +328,12 @@ describe('audit chain: append and verify (private tables)', () => {
       })
       const i = Number(entry!.seq) - 1
       const e = eventFor(i)
+      const id = (v: Buffer | null | undefined) => (v ? uuid(v) : null)
       expect(entry).to.deep.include({
         action: 'break_glass.open',
-        actorUserId: e.actorUserId,
-        patientId: e.patientId ?? null,
-        targetUserId: e.targetUserId ?? null,
+        actorUserId: id(e.actorUserId),
+        patientId: id(e.patientId),
+        targetUserId: id(e.targetUserId),
         outcome: e.outcome,
         reason: 'unconscious patient in ED, no registered clinician on shift',
         detail: e.detail ?? null,
@@ -304,7 +347,7 @@ describe('audit chain: append and verify (private tables)', () => {
       const to = rows[30]!.occurred_at
       const expected = rows
         .filter((r) => r.occurred_at >= from && r.occurred_at < to)
-        .map((r) => BigInt(r.seq))
+        .map((r) => r.seq)
       expect(expected.length).to.be.at.least(1)
       const got = await auditReport(db, { tables, from, to })
       expect(got.map((e) => e.seq)).to.deep.equal(expected)
@@ -315,11 +358,11 @@ describe('audit chain: append and verify (private tables)', () => {
       const rest = seqsWhere((e) => !e.action.startsWith('break_glass.'))
       expect(bg.length).to.be.at.least(4)
       const all = await auditReport(db, { tables, breakGlassFirst: true })
-      const head50 = all.map((e) => e.seq).filter((s) => s <= 50n)
+      const head50 = all.map((e) => e.seq).filter(first50)
       expect(head50).to.deep.equal([...bg, ...rest])
       // Pages of 3 stitch back to the same order, across the group boundary.
-      const paged: bigint[] = []
-      let after: { seq: bigint; action: (typeof all)[number]['action'] } | undefined
+      const paged: string[] = []
+      let after: { seq: string; action: (typeof all)[number]['action'] } | undefined
       for (;;) {
         const page = await auditReport(db, {
           tables,
@@ -335,9 +378,9 @@ describe('audit chain: append and verify (private tables)', () => {
       const plain = await auditReport(db, {
         tables,
         limit: 5,
-        after: { seq: 10n, action: 'grant' },
+        after: { seq: '10', action: 'grant' },
       })
-      expect(plain.map((e) => e.seq)).to.deep.equal([11n, 12n, 13n, 14n, 15n])
+      expect(plain.map((e) => e.seq)).to.deep.equal(['11', '12', '13', '14', '15'])
     })
 
     it('refuses bad filters', async () => {
@@ -354,9 +397,29 @@ describe('audit chain: append and verify (private tables)', () => {
       await expect(auditReport(db, { tables, action: [] })).to.be.rejectedWith(
         ValidationError,
       )
-      await expect(
-        auditReport(db, { tables, patientId: randomBytes(4) }),
-      ).to.be.rejectedWith(ValidationError, '"patientId"')
+      // Ids are UUID strings: a Buffer (the stored form), bare hex, a UUID with
+      // spaces or braces are refused before anything is read.
+      const id = PATIENTS[0]
+      for (const [field, value] of [
+        ['patientId', id],
+        ['patientId', id.toString('hex')],
+        ['patientId', ` ${uuid(id)}`],
+        ['patientId', `{${uuid(id)}}`],
+        ['patientId', uuid(id).slice(1)],
+        ['actorUserId', 42],
+        ['targetUserId', ''],
+      ] as const) {
+        await expect(
+          auditReport(db, { tables, [field]: value as never }),
+          `${field} = ${String(value)}`,
+        ).to.be.rejectedWith(ValidationError, `"${field}" must be a UUID string`)
+      }
+      for (const seq of [10n, 10, '010', '1e3', ''] as const) {
+        await expect(
+          auditReport(db, { tables, after: { seq: seq as never, action: 'grant' } }),
+          `after.seq = ${String(seq)}`,
+        ).to.be.rejectedWith(ValidationError, '"after.seq"')
+      }
       await expect(
         auditReport(db, { tables, from: new Date(Number.NaN) }),
       ).to.be.rejectedWith(ValidationError, '"from"')
@@ -399,7 +462,7 @@ describe('audit head: appendAudit refuses a head it cannot authenticate', () => 
     expect(await verifyAuditChain(db, key, { tables })).to.include({
       ok: false,
       problem: 'head',
-      firstBadSeq: 4n,
+      firstBadSeq: '4',
     })
   })
 
@@ -415,7 +478,7 @@ describe('audit head: appendAudit refuses a head it cannot authenticate', () => 
     expect(await verifyAuditChain(db, key, { tables })).to.include({
       ok: false,
       problem: 'head',
-      firstBadSeq: 1n,
+      firstBadSeq: '1',
     })
   })
 
@@ -425,7 +488,7 @@ describe('audit head: appendAudit refuses a head it cannot authenticate', () => 
     expect(await verifyAuditChain(db, key, { tables })).to.include({
       ok: false,
       problem: 'head',
-      firstBadSeq: 6n,
+      firstBadSeq: '6',
       rows: 5,
     })
   })

@@ -3,7 +3,8 @@ import type { Knex } from 'knex'
 import {
   createAuditTables,
   dropAuditTables,
-} from '../../migrations/20261129_0002_audit_log.js'
+} from '../../src/migrations/20261129_0002_audit_log.js'
+import { newRowId, rowIdToString } from '../../src/db/row-id.js'
 import type {
   AuditHeadRow,
   AuditLogRow,
@@ -59,14 +60,15 @@ export async function clonePrivateAuditTables(
   return copy
 }
 
-/** Ids the generated events name (fixed per run, random bytes). */
-export const USERS = [randomBytes(16), randomBytes(16), randomBytes(16)] as const
-export const PATIENTS = [
-  randomBytes(16),
-  randomBytes(16),
-  randomBytes(16),
-  randomBytes(16),
-] as const
+/**
+ * Ids the generated events name (fixed per run): UUIDv7 like the services' ids,
+ * so a report can be filtered by them as UUID strings.
+ */
+export const USERS = [newRowId(), newRowId(), newRowId()] as const
+export const PATIENTS = [newRowId(), newRowId(), newRowId(), newRowId()] as const
+
+/** The UUID string of a stored id, as reports give it and filters take it. */
+export const uuid = (id: Buffer): string => rowIdToString(id)
 
 /**
  * The i-th event (0-based) of a generated chain: every action in turn, each
@@ -98,8 +100,8 @@ export async function appendEvents(
   tables: AuditTables,
   count: number,
   first = 0,
-): Promise<bigint[]> {
-  const seqs: bigint[] = []
+): Promise<string[]> {
+  const seqs: string[] = []
   for (let i = first; i < first + count; i++)
     seqs.push(await db.transaction((trx) => appendAudit(trx, key, eventFor(i), tables)))
   return seqs

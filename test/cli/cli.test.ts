@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { expect } from '../support/chai.js'
 import { engineFromEnv, localServerStatus } from '../../src/testing/local-db/index.js'
 import type { Vault } from '../../src/services/vault.js'
-import { testDb } from '../support/test-env.js'
+import { useOwnDatabase } from '../support/own-database.js'
 import {
   registerTestUser,
   RUN_RECOVERY,
@@ -14,19 +14,23 @@ import {
 import { runCli } from './run-cli.js'
 
 /**
- * The commands against the test database, run in-process (run-cli.ts). Each test
+ * The commands against a database of the suite's own, run in-process (run-cli.ts). Each test
  * makes its own users and patients through the library, with unique names, so
  * that none depends on another or on what else the database holds.
  */
 describe('emr-vault command line (in-process, test database)', function () {
   // Generous for a loaded machine; nothing here measures time.
   this.timeout(60_000)
+  // `rotate --all` acts on every patient and `audit verify` reads the whole
+  // chain: the suite and the commands it runs (EMR_VAULT_DB_NAME) use a database
+  // of their own, so neither depends on what other suites left.
+  const own = useOwnDatabase({ env: true })
   let vault: Vault
   const dir = mkdtempSync(join(tmpdir(), 'emr-vault-cli-'))
   const keyFile = join(dir, 'recovery.json')
 
   before(() => {
-    ;({ vault } = testVault())
+    ;({ vault } = testVault({ db: own.db() }))
     writeFileSync(
       keyFile,
       JSON.stringify({
@@ -560,7 +564,7 @@ describe('emr-vault command line (in-process, test database)', function () {
       const checks = JSON.parse(ok.stdout) as { id: string; status: string }[]
       expect(checks.find((c) => c.id === 'general_log')?.status).to.equal('PASS')
       expect(ok.code, ok.stdout).to.equal(checks.some((c) => c.status === 'FAIL') ? 1 : 0)
-      const db = testDb()
+      const db = own.db()
       await db.raw('SET GLOBAL general_log = ON')
       try {
         const bad = await runCli(['doctor'])

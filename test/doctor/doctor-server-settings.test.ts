@@ -61,7 +61,7 @@ describe('doctor: server settings changed at runtime', () => {
   it('FAILs statement text in the binary log: MySQL rows-query events ON; MariaDB annotate events off then on', async () => {
     const engine = await engineUnderTest()
     if (engine === 'mysql') {
-      // log_bin is ON by default on MySQL 9.7 (mysql-facts.md).
+      // log_bin is ON by default on MySQL 9.7.
       const checks = await withGlobals({ binlog_rows_query_log_events: 'ON' }, () =>
         doctor(),
       )

@@ -11,7 +11,7 @@ async function statementHistory(observer: mysql.Connection): Promise<string> {
   return (await statementText(observer)).toString('latin1')
 }
 
-describe('prepared-statement path (DESIGN.md §4)', () => {
+describe('prepared-statement path (docs/threat-model.md)', () => {
   let db: Knex
   let observer: mysql.Connection
 

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex'
 import { expect } from '../support/chai.js'
 import { rowIdFromString } from '../../src/db/row-id.js'
 import {
@@ -9,7 +10,7 @@ import {
 import { generateUserKeyPair } from '../../src/crypto/keypair.js'
 import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
-import { testDb } from '../support/test-env.js'
+import { useOwnDatabase } from '../support/own-database.js'
 import {
   DEMO_DEMOGRAPHICS,
   registerTestUser,
@@ -17,6 +18,11 @@ import {
 } from '../support/vault-fixture.js'
 
 describe('break-glass', () => {
+  // The emergency key is one per deployment and its set-up seals every patient
+  // there is: on a database of its own the suite sets it up from nothing and
+  // seals only its own patients.
+  const own = useOwnDatabase()
+  let db: Knex
   let vault: Vault
   let recovery: { publicKey: Buffer; privateKey: Buffer }
   let alice: Session
@@ -26,7 +32,8 @@ describe('break-glass', () => {
   let early: string
 
   before(async () => {
-    ;({ vault, recovery } = testVault())
+    db = own.db()
+    ;({ vault, recovery } = testVault({ db }))
     const a = await registerTestUser(vault, 'bg-alice')
     const ad = await registerTestUser(vault, 'bg-admin', ['admin'])
     const e = await registerTestUser(vault, 'bg-erin', ['clinician', 'emergency'])
@@ -40,14 +47,14 @@ describe('break-glass', () => {
       fullName: 'Before Setup',
       dateOfBirth: '1950-01-01',
     })
-    // If another suite already set up emergency access, the patient was sealed at
-    // creation: remove that seal so the set-up below must backfill it.
-    await testDb()('patient_key_emergency_seals')
-      .where('patient_id', rowIdFromString(early, 'p'))
-      .delete()
     const authority = { admin, recoveryPrivateKey: recovery.privateKey }
     const setup = await vault.setUpEmergencyAccess(authority)
-    expect(setup.sealed).to.be.greaterThanOrEqual(1)
+    expect(setup).to.deep.equal({ created: true, sealed: 1 })
+    // Run again it finds nothing left to do.
+    expect(await vault.setUpEmergencyAccess(authority)).to.deep.equal({
+      created: false,
+      sealed: 0,
+    })
     await vault.grantEmergencyKey(authority, e.user.id)
     await expect(vault.grantEmergencyKey(authority, d.user.id)).to.be.rejectedWith(
       ValidationError,
@@ -80,7 +87,7 @@ describe('break-glass', () => {
     expect(access.map((a) => a.userId)).to.include(erin.userId)
 
     // Expiry: move the grant's end into the past; access ends at the next statement.
-    await testDb()('patient_key_grants')
+    await db('patient_key_grants')
       .where({
         patient_id: rowIdFromString(patientId, 'p'),
         user_id: rowIdFromString(erin.userId, 'u'),
@@ -159,7 +166,6 @@ describe('break-glass', () => {
   })
 
   it('refuses to seal to an emergency public key swapped in the database, and re-pins only what the recovery key proves', async () => {
-    const db = testDb()
     const [key] = await db('emergency_key').where('id', 1)
     const attacker = generateUserKeyPair().publicKey
     await db('emergency_key').where('id', 1).update({ public_key: attacker })
@@ -214,7 +220,7 @@ describe('break-glass', () => {
         /break-glass grant cannot/,
       )
     }
-    await testDb()('patient_key_grants')
+    await db('patient_key_grants')
       .where({
         patient_id: rowIdFromString(patientId, 'p'),
         user_id: rowIdFromString(erin.userId, 'u'),

@@ -339,7 +339,7 @@ describe('lifecycle concurrency soak: 8 sessions on the same few patients', func
       )
       // Each acknowledged write has its audit row, and no other write has one.
       const created = await auditReport(db, {
-        patientId: pid,
+        patientId,
         action: 'record.create',
         outcome: 'success',
         limit: 10_000,

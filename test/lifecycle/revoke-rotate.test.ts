@@ -6,7 +6,7 @@ import {
   openEnvelope,
 } from '../../src/crypto/envelope.js'
 import { OpenFailedError } from '../../src/crypto/open-failed-error.js'
-import { rowIdFromString } from '../../src/db/row-id.js'
+import { rowIdFromString, rowIdToString } from '../../src/db/row-id.js'
 import {
   AccessDeniedError,
   IntegrityError,
@@ -218,19 +218,21 @@ describe('revoke and rotate', () => {
     bad[30]! ^= 1
     await db('clinical_records').where('id', last.id).update({ title_enc: bad })
     const before = await envelopesOf(db, pid)
+    // The error names the row and the patient by their UUID strings.
     await expect(alice.rotatePatientKey(patientId)).to.be.rejectedWith(
       IntegrityError,
-      /rotation stopped before writing/,
+      `clinical_records row ${rowIdToString(last.id)} of patient ${patientId} failed its integrity check; ` +
+        'rotation stopped before writing',
     )
     expect(await envelopesOf(db, pid)).to.deep.equal(before)
     expect((await alice.readPatient(patientId)).keyVersion).to.equal(1)
-    // Put the value back: later suites rotate every patient of the database.
+    // Put the value back: the database is shared with the other suites of the run.
     await db('clinical_records')
       .where('id', last.id)
       .update({ title_enc: last.title_enc })
   })
 
-  it('ids in any letter case make grants that open (review M3)', async () => {
+  it('ids in any letter case make grants that open', async () => {
     const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
     expect(
       await alice.grant(patientId.toUpperCase(), bob.userId.toUpperCase()),
@@ -241,7 +243,7 @@ describe('revoke and rotate', () => {
     await alice.revoke(patientId, bob.userId)
   })
 
-  it("a disabled user's grant can be revoked, and a rotation does not carry it over (review M4)", async () => {
+  it("a disabled user's grant can be revoked, and a rotation does not carry it over", async () => {
     const dave = await registerTestUser(vault, 'rv-dave')
     const first = await alice.createPatient(DEMO_DEMOGRAPHICS)
     const second = await alice.createPatient(DEMO_DEMOGRAPHICS)

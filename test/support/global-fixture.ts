@@ -1,14 +1,10 @@
+import { migrateLatest } from '../../src/db/migrate.js'
 import { randomBytes } from 'node:crypto'
 import dotenv from 'dotenv'
 import mysql from 'mysql2/promise'
 import { createDb, DB_ENV, isDbConfigured } from '../../src/db/index.js'
-import {
-  engineFromEnv,
-  localServerStatus,
-  startLocalServer,
-  stopLocalServer,
-  type Engine,
-} from '../../src/testing/local-db/index.js'
+import { startLocalMysql, type LocalMysql } from '../../src/testing/index.js'
+import { engineFromEnv } from '../../src/testing/local-db/engines.js'
 import { destroyTestDb, testDbConfig } from './test-env.js'
 
 /**
@@ -17,7 +13,8 @@ import { destroyTestDb, testDbConfig } from './test-env.js'
  * with the real migrations, and undoes all of that at the end.
  */
 
-let startedEngine: Engine | undefined
+/** The local server, if this run started it (one left running by others stays up). */
+let startedServer: LocalMysql | undefined
 let databaseName: string | undefined
 
 async function adminConnection(): Promise<mysql.Connection> {
@@ -33,14 +30,14 @@ async function adminConnection(): Promise<mysql.Connection> {
 export async function mochaGlobalSetup(): Promise<void> {
   dotenv.config({ quiet: true })
   if (!isDbConfigured()) {
-    const engine = engineFromEnv()
-    const wasRunning = await localServerStatus(engine)
-    const server = await startLocalServer({
-      engine,
+    const server = await startLocalMysql({
+      engine: engineFromEnv(),
       log: (line) => console.log(`  [db] ${line}`),
     })
-    if (!wasRunning) startedEngine = engine
-    console.log(`  [db] local ${engine} ${server.version} on 127.0.0.1:${server.port}`)
+    if (server.started) startedServer = server
+    console.log(
+      `  [db] local ${server.engine} ${server.version} on ${server.host}:${server.port}`,
+    )
     process.env[DB_ENV.host] = server.host
     process.env[DB_ENV.port] = String(server.port)
     process.env[DB_ENV.user] = server.user
@@ -56,7 +53,7 @@ export async function mochaGlobalSetup(): Promise<void> {
   }
   const db = createDb(testDbConfig())
   try {
-    await db.migrate.latest()
+    await migrateLatest(db)
   } finally {
     await db.destroy()
   }
@@ -72,5 +69,5 @@ export async function mochaGlobalTeardown(): Promise<void> {
       await admin.end()
     }
   }
-  if (startedEngine) await stopLocalServer(startedEngine)
+  await startedServer?.stop()
 }

@@ -1,3 +1,4 @@
+import { migrateLatest } from '../../src/db/migrate.js'
 import type { Knex } from 'knex'
 import mysql from 'mysql2/promise'
 import { TEST_KDF_POLICY } from '../../src/crypto/kdf-policy.js'
@@ -119,7 +120,7 @@ export class BenchDatabase {
     }
     const db = createDb(this.config)
     this.#current = db
-    await db.migrate.latest()
+    await migrateLatest(db)
     const vault = createVault({
       db,
       recoveryPublicKey: this.recovery.publicKey,

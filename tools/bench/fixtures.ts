@@ -20,7 +20,8 @@ import {
 } from '../../src/services/chart-fields.js'
 import type { Demographics, NewClinicalRecord } from '../../src/services/domain.js'
 import { fieldKeysFor } from '../../src/services/patient-access.js'
-import type { Session } from '../../src/services/session.js'
+import { type Session, unlockedUserOf } from '../../src/services/session.js'
+import type { UnlockedUser } from '../../src/services/unlocked-user.js'
 import { inTransaction } from '../../src/services/transaction.js'
 import { credentialsFor } from '../../src/services/user.service.js'
 import { recoveryRecipientId } from '../../src/services/vault-context.js'
@@ -225,7 +226,7 @@ export interface SeedUser {
 
 export function seedUserOf(session: Session): SeedUser {
   return {
-    idBytes: session.userIdBytes,
+    idBytes: unlockedUserOf(session, 'session').userIdBytes,
     id: session.userId,
     publicKey: session.publicKey,
   }
@@ -479,12 +480,16 @@ export function benchPassword(): string {
   return `bench-${randomBytes(12).toString('base64url')}`
 }
 
-/** Registers a user through the vault (TEST_KDF_POLICY on the bench vault) and logs in. */
+/**
+ * Registers a user through the vault (TEST_KDF_POLICY on the bench vault) and logs
+ * in. `user` is the session's unlocked user, for benches that time the service
+ * internals (grant check, key cache) without the Session facade.
+ */
 export async function benchSession(
   b: BenchDb,
   username: string,
   roles?: ('clinician' | 'admin' | 'emergency')[],
-): Promise<{ session: Session; username: string; password: string }> {
+): Promise<{ session: Session; user: UnlockedUser; username: string; password: string }> {
   const password = benchPassword()
   await b.vault.registerUser({
     username,
@@ -492,5 +497,6 @@ export async function benchSession(
     password,
     ...(roles ? { roles } : {}),
   })
-  return { session: await b.vault.login(username, password), username, password }
+  const session = await b.vault.login(username, password)
+  return { session, user: unlockedUserOf(session, 'session'), username, password }
 }

@@ -63,7 +63,7 @@ async function grantComparisons({
 }: ScenarioContext): Promise<Comparison[]> {
   const b = await bench.fresh()
   await createComparisonTables(b.db)
-  const { session } = await benchSession(b, 'bench-granter')
+  const { session, user } = await benchSession(b, 'bench-granter')
   const patientId = await session.createPatient(sampleDemographics(0))
   const [single] = await seedPatients(b, { owner: seedUserOf(session), count: 1 })
   const per = shares(opts.grantees, opts.rounds)
@@ -88,7 +88,7 @@ async function grantComparisons({
           {
             patient_id: pidBytes,
             user_id: slices[round]![i]!.idBytes,
-            granted_by: session.userIdBytes,
+            granted_by: user.userIdBytes,
           },
         ]),
     },

@@ -26,7 +26,7 @@ import { RECORD_ENCRYPTED_COLUMNS } from '../../src/repositories/clinical-record
 import { decodeColumns, openColumns } from '../../src/repositories/encrypted-fields.js'
 import { decodeFields, RECORD_FIELDS } from '../../src/services/chart-fields.js'
 import { patientFieldKeys } from '../../src/services/patient-access.js'
-import type { Session } from '../../src/services/session.js'
+import { type Session, unlockedUserOf } from '../../src/services/session.js'
 import { selectRows } from '../../src/sql/prepared.js'
 
 export interface ExportRequest {
@@ -37,7 +37,7 @@ export interface ExportRequest {
   /** chart: who exports (holds the grants). */
   readonly username: string
   readonly password: string
-  /** audit: whose rows are exported (hex of the 16-byte id). */
+  /** audit: whose rows are exported (a UUID string, as the API takes ids). */
   readonly actorUserId: string
   readonly pageSize: number
   readonly outFile: string
@@ -59,7 +59,7 @@ export interface ExportResult {
 type Sink = (lines: string[]) => Promise<void>
 
 async function exportAudit(db: Knex, req: ExportRequest, sink: Sink): Promise<number> {
-  const actorUserId = Buffer.from(req.actorUserId, 'hex')
+  const actorUserId = req.actorUserId
   let rows = 0
   let after: AuditEntry | undefined
   for (;;) {
@@ -72,12 +72,12 @@ async function exportAudit(db: Knex, req: ExportRequest, sink: Sink): Promise<nu
     await sink(
       page.map((e) =>
         JSON.stringify({
-          seq: e.seq.toString(),
+          seq: e.seq,
           occurredAt: e.occurredAt.toISOString(),
-          actor: e.actorUserId && rowIdToString(e.actorUserId),
+          actor: e.actorUserId,
           action: e.action,
-          patient: e.patientId && e.patientId.toString('hex'),
-          target: e.targetUserId && rowIdToString(e.targetUserId),
+          patient: e.patientId,
+          target: e.targetUserId,
           outcome: e.outcome,
           reason: e.reason,
           detail: e.detail,
@@ -95,6 +95,7 @@ async function exportCharts(
   pageSize: number,
   sink: Sink,
 ): Promise<number> {
+  const user = unlockedUserOf(session, 'session')
   let rows = 0
   let afterPatient: Buffer = Buffer.alloc(16)
   for (;;) {
@@ -102,7 +103,7 @@ async function exportCharts(
       db,
       db('patient_key_grants')
         .distinct('patient_id')
-        .where('user_id', session.userIdBytes)
+        .where('user_id', user.userIdBytes)
         .andWhere('patient_id', '>', afterPatient)
         .orderBy('patient_id')
         .limit(100),
@@ -110,7 +111,7 @@ async function exportCharts(
     )
     if (patients.length === 0) return rows
     for (const { patient_id: pid } of patients) {
-      const keys = await patientFieldKeys(db, session, pid)
+      const keys = await patientFieldKeys(db, user, pid)
       let after: { created_at: Date; id: Buffer } | undefined
       for (;;) {
         const query = db('clinical_records as r')
@@ -145,7 +146,7 @@ async function exportCharts(
       }
       // Done with this patient: drop its subkeys now rather than at the cache's TTL,
       // so an export of many patients holds one patient's keys at a time.
-      session.keyCache.clear()
+      user.keyCache.clear()
     }
     afterPatient = patients.at(-1)!.patient_id
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { newRowId } from '../../src/db/row-id.js'
+import { newRowId, rowIdToString } from '../../src/db/row-id.js'
 import { benchSession, seedAuditRows, seedPatients, seedUserOf } from './fixtures.js'
 import { compare, fmt, interleave, median, type Variant } from './harness.js'
 import type { ExportRequest, ExportResult } from './memory-child.js'
@@ -94,7 +94,7 @@ export const memoryScenario: Scenario = async ({ opts, bench, log }) => {
             recoveryPublicKey: b.recovery.publicKey.toString('base64'),
             username: users[size].username,
             password: users[size].password,
-            actorUserId: actors[size].toString('hex'),
+            actorUserId: rowIdToString(actors[size]),
             pageSize: PAGE,
             outFile,
           })

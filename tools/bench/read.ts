@@ -55,7 +55,7 @@ export const readScenario: Scenario = async ({ opts, bench, log }) => {
   const started = performance.now()
   const b = await bench.fresh()
   await createComparisonTables(b.db)
-  const { session } = await benchSession(b, 'bench-reader')
+  const { session, user } = await benchSession(b, 'bench-reader')
   const appKeys = new Map<string, AppKey>()
   const appKeyOf = (pid: Buffer): AppKey => {
     const hex = pid.toString('hex')
@@ -84,7 +84,7 @@ export const readScenario: Scenario = async ({ opts, bench, log }) => {
   // Warm: the grant is opened once and its subkeys cached in the session.
   const warm = await session.listRecords(patient!.id)
   if (warm.length !== opts.chart) throw new Error(`chart has ${warm.length} records`)
-  const keys = await patientFieldKeys(b.db, session, pid)
+  const keys = await patientFieldKeys(b.db, user, pid)
 
   const check = (chart: unknown[]) => {
     if (chart.length !== opts.chart) throw new Error(`read ${chart.length} records`)
@@ -142,7 +142,7 @@ export const readScenario: Scenario = async ({ opts, bench, log }) => {
       (await readRecords(b.db, pid, keys)).map(fromOpened),
     ),
     variant('no-audit', 'emr-vault: grant check + envelope, no audit', async () => {
-      const k = await patientFieldKeys(b.db, session, pid)
+      const k = await patientFieldKeys(b.db, user, pid)
       return (await readRecords(b.db, pid, k)).map(fromOpened)
     }),
     variant('session', 'emr-vault Session.listRecords (grant check + audit)', () =>

@@ -7,7 +7,7 @@ import { insertRows } from './fixtures.js'
 /**
  * The seed answer's key scheme, for the bench only (never in src/): the
  * StackOverflow answer to "Encrypt patient data" (question 10098368), which
- * DESIGN.md §2 argues against. Each patient has a random "system" key; each user
+ * docs/concepts.md argues against. Each patient has a random "system" key; each user
  * has a "user" key = SHA-256(password); a grant stores the system key encrypted
  * under the user key "in the user's account"; and "when a user wants to change
  * his/her password, you must decrypt each of the system keys that are associated

@@ -46,12 +46,12 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
   const started = performance.now()
   const b = await bench.fresh()
   await createComparisonTables(b.db)
-  const { session } = await benchSession(b, 'bench-writer')
+  const { session, user } = await benchSession(b, 'bench-writer')
   const patientId = await session.createPatient(sampleDemographics(0))
   const pid = rowIdFromString(patientId, 'patientId')
-  const author = session.userIdBytes
+  const author = user.userIdBytes
   // The session already holds the patient's subkeys (createPatient caches them).
-  const keys = await patientFieldKeys(b.db, session, pid)
+  const keys = await patientFieldKeys(b.db, user, pid)
   const appKey = newAppKey()
   const n = opts.records
   let counter = 0
@@ -112,7 +112,7 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
           ['kind'],
         )
         return inTransaction(b.db, async (trx) => {
-          const k = await patientFieldKeys(trx, session, pid, true)
+          const k = await patientFieldKeys(trx, user, pid, true)
           await insertRecord(
             trx,
             { id: newRowId(), patientId: pid, kind: 'note', authorId: author },

@@ -13,7 +13,6 @@ import { PATIENT } from './flags.js'
 
 // The audit code is loaded when a command runs, not at start: --help needs none of it.
 const auditService = () => import('../../services/audit.service.js')
-const rowIds = () => import('../../db/row-id.js')
 
 /** An action the audit log records (the library's list). */
 async function auditAction(value: string, flag: string): Promise<void> {
@@ -57,16 +56,13 @@ async function filtersFrom(
   rt: CliRuntime,
   args: Record<string, unknown>,
 ): Promise<AuditReportFilters> {
-  const { rowIdFromString } = await rowIds()
   const user =
     typeof args['user'] === 'string'
       ? await (await rt.vault()).findUser(args['user'])
       : undefined
   return {
-    ...(user ? { actorUserId: rowIdFromString(user.id, 'user') } : {}),
-    ...(typeof args['patient'] === 'string'
-      ? { patientId: rowIdFromString(args['patient'], 'patient') }
-      : {}),
+    ...(user ? { actorUserId: user.id } : {}),
+    ...(typeof args['patient'] === 'string' ? { patientId: args['patient'] } : {}),
     ...(typeof args['action'] === 'string'
       ? { action: args['action'] as AuditReportFilters['action'] & string }
       : {}),
@@ -75,15 +71,14 @@ async function filtersFrom(
   }
 }
 
-function plain(e: AuditEntry, rowIdToString: (id: Buffer) => string) {
-  const id = (b: Buffer | null) => (b ? rowIdToString(b) : '')
+function plain(e: AuditEntry) {
   return {
-    seq: e.seq.toString(),
+    seq: e.seq,
     occurredAt: e.occurredAt.toISOString(),
-    actor: id(e.actorUserId),
+    actor: e.actorUserId ?? '',
     action: e.action,
-    patient: id(e.patientId),
-    target: id(e.targetUserId),
+    patient: e.patientId ?? '',
+    target: e.targetUserId ?? '',
     outcome: e.outcome,
     reason: e.reason ?? '',
     detail: e.detail ?? '',
@@ -100,17 +95,24 @@ function printable(text: string): string {
   return /[\u0000-\u001f\u007f-\u009f]/.test(text) ? JSON.stringify(text) : text
 }
 
-/** An anchor file: the head of an earlier good verify, `{ "lastSeq": "…", "lastMac": hex }`. */
+/**
+ * An anchor file: the head of an earlier good verify as verifyAuditChain gives it,
+ * `{ "lastSeq": "…", "lastMac": hex }`. Its shape is checked here so that a bad
+ * file is a configuration error naming the file, not a bad argument.
+ */
 function readAnchor(path: string): AuditHeadState | undefined {
   if (!existsSync(path)) return undefined // the first run creates it
   try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as {
-      lastSeq: string
-      lastMac: string
-    }
-    const lastMac = Buffer.from(parsed.lastMac, 'hex')
-    if (lastMac.length !== 32 || !/^\d+$/.test(parsed.lastSeq)) throw new Error('shape')
-    return { lastSeq: BigInt(parsed.lastSeq), lastMac }
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<AuditHeadState>
+    const { lastSeq, lastMac } = parsed
+    if (
+      typeof lastSeq !== 'string' ||
+      !/^(0|[1-9][0-9]{0,19})$/.test(lastSeq) ||
+      typeof lastMac !== 'string' ||
+      !/^[0-9a-fA-F]{64}$/.test(lastMac)
+    )
+      throw new Error('shape')
+    return { lastSeq, lastMac }
   } catch {
     throw new ConfigurationError(
       `${path} is not an audit anchor file (expected {"lastSeq","lastMac"})`,
@@ -121,7 +123,7 @@ function readAnchor(path: string): AuditHeadState | undefined {
 function writeAnchor(path: string, head: AuditHeadState): void {
   writeFileSync(
     path,
-    `${JSON.stringify({ lastSeq: head.lastSeq.toString(), lastMac: head.lastMac.toString('hex') })}\n`,
+    `${JSON.stringify({ lastSeq: head.lastSeq, lastMac: head.lastMac })}\n`,
   )
 }
 
@@ -195,7 +197,7 @@ export const auditCommands: Command[] = [
       if (rt.json) out(toJson(result))
       else if (result.ok)
         out(
-          `OK: ${result.rows} rows, last seq ${result.lastSeq}, head mac ${result.head.lastMac.toString('hex')}`,
+          `OK: ${result.rows} rows, last seq ${result.lastSeq}, head mac ${result.head.lastMac}`,
         )
       else
         out(
@@ -220,18 +222,15 @@ export const auditCommands: Command[] = [
     },
     async run(rt, args) {
       const limit = Number(optionalArg(args, 'limit') ?? 100)
-      const [{ auditReport }, { rowIdToString }] = await Promise.all([
-        auditService(),
-        rowIds(),
-      ])
+      const { auditReport } = await auditService()
       const rows = await auditReport(await rt.db(), {
         ...(await filtersFrom(rt, args)),
         breakGlassFirst: true,
         limit,
       })
-      if (rt.json) out(toJson(rows.map((e) => plain(e, rowIdToString))))
+      if (rt.json) out(toJson(rows.map((e) => plain(e))))
       else
-        for (const r of rows.map((e) => plain(e, rowIdToString))) {
+        for (const r of rows.map((e) => plain(e))) {
           out(
             [
               r.seq,
@@ -266,7 +265,6 @@ export const auditCommands: Command[] = [
       },
     },
     async run(rt, args) {
-      const { rowIdToString } = await rowIds()
       const format = optionalArg(args, 'format') ?? 'jsonl'
       const progress = new Progress('audit export')
       let n = 0
@@ -275,7 +273,7 @@ export const auditCommands: Command[] = [
           'seq,occurred_at,actor_user_id,action,patient_id,target_user_id,outcome,reason,detail',
         )
       for await (const entry of entries(await rt.db(), await filtersFrom(rt, args))) {
-        const r = plain(entry, rowIdToString)
+        const r = plain(entry)
         await outStreamed(
           format === 'csv' ? Object.values(r).map(csvCell).join(',') : JSON.stringify(r),
         )

@@ -1,9 +1,8 @@
-import { fileURLToPath } from 'node:url'
+import { migrateLatest, migrateRollback, migrationStatus } from '../../db/migrate.js'
 import { UsageError, type Command } from '../command.js'
+import { seedDemoClinic } from '../demo-clinic.js'
 import { out } from '../io.js'
 import { localDbCommands } from './local-db.js'
-
-const SEEDS = fileURLToPath(new URL('../../../seeds', import.meta.url))
 
 export const databaseCommands: Command[] = [
   ...localDbCommands,
@@ -11,18 +10,43 @@ export const databaseCommands: Command[] = [
     path: ['migrate'],
     summary: 'apply every pending migration',
     usage: '[--json]',
+    help: [
+      'A database migrated by an earlier version (history in knex_migrations under',
+      'the old file names) is carried over into emr_vault_migrations first, without',
+      'running anything again.',
+    ],
     async run(rt) {
-      const [batch, applied] = (await (await rt.db()).migrate.latest()) as [
-        number,
-        string[],
-      ]
-      if (rt.json) out(JSON.stringify({ batch, applied }))
-      else
+      const result = await migrateLatest(await rt.db())
+      if (rt.json) {
+        out(JSON.stringify(result))
+        return 0
+      }
+      if (result.carriedOver.length > 0) {
         out(
-          applied.length
-            ? `Applied (batch ${batch}): ${applied.join(', ')}`
-            : 'Already at the latest migration',
+          `Carried over ${result.carriedOver.length} migration(s) recorded under their old names in knex_migrations (nothing re-run)`,
         )
+      }
+      out(
+        result.applied.length
+          ? `Applied (batch ${result.batch}): ${result.applied.join(', ')}`
+          : 'Already at the latest migration',
+      )
+      return 0
+    },
+  },
+  {
+    path: ['migrate', 'status'],
+    summary: 'list applied and pending migrations (changes nothing)',
+    usage: '[--json]',
+    async run(rt) {
+      const status = await migrationStatus(await rt.db())
+      if (rt.json) {
+        out(JSON.stringify(status))
+        return 0
+      }
+      out(`${status.applied.length} applied, ${status.pending.length} pending`)
+      for (const name of status.applied) out(`  applied  ${name}`)
+      for (const name of status.pending) out(`  pending  ${name}`)
       return 0
     },
   },
@@ -38,10 +62,7 @@ export const databaseCommands: Command[] = [
           'rollback drops the chart tables; in production add --yes if you mean it',
         )
       }
-      const [batch, undone] = (await (await rt.db()).migrate.rollback()) as [
-        number,
-        string[],
-      ]
+      const { batch, undone } = await migrateRollback(await rt.db())
       if (rt.json) out(JSON.stringify({ batch, undone }))
       else
         out(
@@ -63,10 +84,12 @@ export const databaseCommands: Command[] = [
           'the demo seed creates users with published passwords; it does not run in production',
         )
       }
-      const [files] = (await (
-        await rt.db()
-      ).seed.run({ directory: SEEDS, loadExtensions: ['.ts'] })) as [string[]]
-      out(`Ran ${files.length} seed file(s)`)
+      const seeded = await seedDemoClinic(await rt.vault())
+      out(
+        seeded.users > 0
+          ? `Demo clinic loaded: ${seeded.users} users, ${seeded.patients} patients, ${seeded.records} records`
+          : 'Demo clinic already loaded; nothing changed',
+      )
       return 0
     },
   },

@@ -6,7 +6,7 @@ import { lastLines, run, RunError } from './exec.js'
 import { DEBIAN_ARCH } from './private-root.js'
 
 /**
- * apt-get/apt-cache against a private configuration (mysql-facts.md: a private
+ * apt-get/apt-cache against a private configuration (what worked on Debian 12: a private
  * sources list and lists directory). Nothing is installed and the host's apt state
  * is not touched: sources, lists, package cache and dpkg status are all under the
  * given directory. The status file is empty, so apt resolves dependencies as if

@@ -11,7 +11,7 @@ import { commandInRoot, loaderPath, rootEnv } from './private-root.js'
 
 /**
  * The download cache: Debian packages of the server and client, unpacked into one
- * private root (mysql-facts.md: `apt-get download` + `dpkg -x`, nothing installed
+ * private root (what worked on Debian 12: `apt-get download` + `dpkg -x`, nothing installed
  * system-wide). Done once per user and engine; the marker file is written last, so
  * a download or unpack that was interrupted is redone from scratch.
  */

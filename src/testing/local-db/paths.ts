@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
 import { homedir, tmpdir } from 'node:os'
 import { isAbsolute, join } from 'node:path'
 import type { Engine } from './engines.js'
@@ -17,6 +18,21 @@ import type { Engine } from './engines.js'
  */
 export function defaultStateRoot(): string {
   return join(process.cwd(), '.emr-vault')
+}
+
+/**
+ * Creates the state folder private to its owner, with a `.gitignore` of `*`
+ * inside: it holds the development keys (a recovery private key among them)
+ * and a passwordless server's datadir, and an application's repository does
+ * not ignore it the way this one does; `git add .` must not pick it up.
+ */
+export function ensureStateRoot(root: string): void {
+  mkdirSync(root, { recursive: true, mode: 0o700 })
+  chmodSync(root, 0o700)
+  writeFileSync(
+    join(root, '.gitignore'),
+    '# Local keys and server data: never commit.\n*\n',
+  )
 }
 
 /** `${XDG_CACHE_HOME:-~/.cache}/emr-vault/<engine>` (a relative XDG_CACHE_HOME is ignored, as the XDG spec says). */

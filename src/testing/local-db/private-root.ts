@@ -4,7 +4,7 @@ import { join } from 'node:path'
  * Running a program from the private root. Its libraries (glibc included) come
  * from Debian sid/trixie and are newer than the host's, so the program is started
  * through the root's own dynamic loader with the root's library directory
- * (mysql-facts.md: `ROOT/usr/lib64/ld-linux-x86-64.so.2 --library-path
+ * (what worked on Debian 12: `ROOT/usr/lib64/ld-linux-x86-64.so.2 --library-path
  * ROOT/usr/lib/x86_64-linux-gnu ROOT/usr/sbin/mysqld …`). The loader runs the
  * program in its own process, so the pid we spawn is the server's pid.
  */
@@ -41,26 +41,31 @@ export function commandInRoot(
 }
 
 /**
- * The environment for programs of the private root: the caller's, minus what
- * would make them load host libraries or read connection settings that are not
- * ours (the client honours MYSQL_PWD, MYSQL_HOST, MYSQL_TCP_PORT …).
+ * The environment for programs of the private root: only what they need to run
+ * (locale, time zone, temp folder, the terminal for the SQL shell). A detached
+ * server keeps its environment for its whole life, readable in
+ * /proc/<pid>/environ, so the caller's variables (the deployment's keys loaded
+ * from .env among them) must not travel with it; and MYSQL_PWD, MYSQL_HOST,
+ * LD_PRELOAD and the like would point its programs at what is not ours.
  */
 export function rootEnv(env: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const clean: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(env)) {
-    if (!FOREIGN_SETTINGS.has(name)) clean[name] = value
+    if (PASSED_THROUGH.has(name) || name.startsWith('LC_')) clean[name] = value
   }
   return clean
 }
 
-const FOREIGN_SETTINGS = new Set([
-  'LD_PRELOAD',
-  'LD_LIBRARY_PATH',
-  'MYSQL_PWD',
-  'MYSQL_HOST',
-  'MYSQL_TCP_PORT',
-  'MYSQL_UNIX_PORT',
-  'MYSQL_HOME',
-  'MYSQL_TEST_LOGIN_FILE',
-  'MARIADB_HOME',
+const PASSED_THROUGH = new Set([
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'LANG',
+  'LANGUAGE',
+  'TZ',
+  'TMPDIR',
+  'TERM',
+  'COLUMNS',
+  'LINES',
 ])

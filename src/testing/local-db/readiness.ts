@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs'
-import mysql from 'mysql2/promise'
+import type { RowDataPacket } from 'mysql2/promise'
 import { tailFile } from './files.js'
 import { HOST } from './port.js'
 import { isProcessAlive } from './server-process.js'
@@ -18,6 +18,9 @@ export interface Answer {
 }
 
 export async function askServer(port: number, connectTimeoutMs = 2000): Promise<Answer> {
+  // Loaded here, not at the top: `emr-vault --help` and the other commands that
+  // never reach a server should not pay for loading the driver.
+  const { default: mysql } = await import('mysql2/promise')
   const connection = await mysql.createConnection({
     host: HOST,
     port,
@@ -26,7 +29,7 @@ export async function askServer(port: number, connectTimeoutMs = 2000): Promise<
     connectTimeout: connectTimeoutMs,
   })
   try {
-    const [rows] = await connection.query<mysql.RowDataPacket[]>(
+    const [rows] = await connection.query<RowDataPacket[]>(
       'SELECT VERSION() AS version, @@datadir AS dataDir',
     )
     const row = rows[0]

@@ -1,10 +1,12 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { ConfigurationError } from '../../errors/index.js'
 import { ensureDataDir } from './datadir.js'
 import { ensureInstalled } from './download.js'
 import { assertEngine, ENGINE_SPECS, shortVersion, type Engine } from './engines.js'
 import { fileSize } from './files.js'
 import { withLock } from './lock.js'
-import { statePaths, type StatePaths } from './paths.js'
+import { ensureStateRoot, statePaths, type StatePaths } from './paths.js'
 import { choosePort, HOST } from './port.js'
 import { assertSupportedPlatform, commandInRoot, rootEnv } from './private-root.js'
 import {
@@ -36,6 +38,8 @@ export interface LocalServer {
   socketPath: string
   dataDir: string
   pid: number
+  /** True if this call started it; false if it was running already (perhaps for another process). */
+  started: boolean
 }
 
 /** A first start measured ~3 s here; crash recovery after a SIGKILL can take longer. */
@@ -71,6 +75,7 @@ function describe(
   state: StatePaths,
   running: Running,
   answer: Answer,
+  started = false,
 ): LocalServer {
   return {
     engine,
@@ -82,6 +87,7 @@ function describe(
     socketPath: argValue(running.args, 'socket') ?? state.socket,
     dataDir: state.dataDir,
     pid: running.pid,
+    started,
   }
 }
 
@@ -104,6 +110,25 @@ export async function localServerStatus(
   }
 }
 
+/**
+ * The local server is root with an empty password: for tests and development
+ * only. NODE_ENV must be unset, `development` or `test`; anything else (a
+ * production host, or a mistyped `prod`) is refused rather than guessed at.
+ */
+export function isDevelopmentEnvironment(env: NodeJS.ProcessEnv = process.env): boolean {
+  const mode = env['NODE_ENV']
+  return mode === undefined || mode === '' || mode === 'development' || mode === 'test'
+}
+
+function assertDevelopmentEnvironment(): void {
+  if (!isDevelopmentEnvironment()) {
+    throw new ConfigurationError(
+      'the local MySQL (root, no password) is for tests and development only: ' +
+        'NODE_ENV must be unset, development or test',
+    )
+  }
+}
+
 export async function startLocalServer(opts: {
   engine: Engine
   log?: (line: string) => void
@@ -112,10 +137,12 @@ export async function startLocalServer(opts: {
   const { engine } = opts
   const log = opts.log ?? (() => {})
   assertEngine(engine)
+  assertDevelopmentEnvironment()
   assertSupportedPlatform()
   const already = await localServerStatus(engine, opts.stateDir)
   if (already) return already
   const state = statePaths(engine, opts.stateDir)
+  ensureStateRoot(dirname(state.dir))
   mkdirSync(state.dir, { recursive: true })
   return withLock(
     state.lock,
@@ -178,7 +205,7 @@ async function startLocked(
     log(
       `${spec.label} ${answer.version} ready in ${((Date.now() - started) / 1000).toFixed(1)} s`,
     )
-    return describe(engine, state, { pid, args: [file, ...argv] }, answer)
+    return describe(engine, state, { pid, args: [file, ...argv] }, answer, true)
   } catch (error) {
     // The remembered port is taken: forget it so the next start picks another.
     if (error instanceof PortTakenError) rmSync(state.portFile, { force: true })

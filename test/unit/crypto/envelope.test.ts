@@ -1,4 +1,4 @@
-// The stored field envelope (src/crypto/envelope.ts), DESIGN.md §3:
+// The stored field envelope (src/crypto/envelope.ts), docs/envelope.md:
 // 0x01 ‖ keyVersion (u32 BE) ‖ iv (16) ‖ AES-256-CBC(enc, iv, pt) ‖ HMAC-SHA256(mac, aad ‖ all before the tag).
 // Its cipher layer is checked against Wycheproof/NIST in aes-cbc.test.ts, its MAC in
 // hmac.test.ts. Round trips use test/vectors/blns/blns.json

@@ -1,6 +1,6 @@
 // HMAC-SHA256 (src/crypto/hmac.ts): node's createHmac as the envelope uses it, and the
 // precomputed pads with which SQL computes the same tag from two SHA-256 calls:
-// HMAC(K, m) = SHA256(outer ‖ SHA256(inner ‖ m)) (RFC 2104 §2; DESIGN.md §3).
+// HMAC(K, m) = SHA256(outer ‖ SHA256(inner ‖ m)) (RFC 2104 §2; docs/envelope.md).
 //
 // Vectors: test/vectors/wycheproof/hmac_sha256_test.json (C2SP/wycheproof
 // testvectors_v1, 174 cases: keys of 16, 32 and 65 bytes, full and 128-bit tags).

@@ -11,7 +11,7 @@ import {
 import { expectError } from './helpers.js'
 
 describe('crypto/kdf-policy', () => {
-  it('production: scrypt N=2^17 r=8 p=1 (OWASP), bcrypt cost 12 (DESIGN.md §2)', () => {
+  it('production: scrypt N=2^17 r=8 p=1 (OWASP), bcrypt cost 12 (docs/concepts.md)', () => {
     expect(KDF_POLICY).to.deep.equal({
       scrypt: { N: 131072, r: 8, p: 1 },
       bcryptCost: 12,

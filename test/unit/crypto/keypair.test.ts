@@ -9,7 +9,11 @@
 import { createPublicKey, diffieHellman, webcrypto } from 'node:crypto'
 import { expect } from 'chai'
 import { DhkemX25519HkdfSha256 } from '@hpke/core'
-import { generateUserKeyPair, x25519PublicKeyOf } from '../../../src/crypto/keypair.js'
+import {
+  generateUserKeyPair,
+  isUsableX25519PublicKey,
+  x25519PublicKeyOf,
+} from '../../../src/crypto/keypair.js'
 import {
   rawX25519PrivateKey,
   rawX25519PublicKey,
@@ -107,6 +111,22 @@ describe('crypto/x25519: Wycheproof x25519_test.json', () => {
       }
     }
     expect([matched, threw]).to.deep.equal([487, 31])
+  })
+
+  it('isUsableX25519PublicKey: false exactly for the public keys whose shared secret is all zero', async () => {
+    // The all-zero result does not depend on the private key (clamping clears the
+    // cofactor), so the throwaway key of each call decides the same as the vector's.
+    const lowOrder = new Set(CASES.filter((t) => t.shared === ZERO).map((t) => t.public))
+    expect(lowOrder.size).to.equal(14)
+    for (const t of CASES) {
+      expect(isUsableX25519PublicKey(hex(t.public)), `tcId ${t.tcId}`).to.equal(
+        !lowOrder.has(t.public),
+      )
+    }
+    expect(isUsableX25519PublicKey(generateUserKeyPair().publicKey)).to.equal(true)
+    expect(
+      await caught(() => isUsableX25519PublicKey(Buffer.alloc(31))),
+    ).to.be.instanceOf(RangeError)
   })
 
   it('WebCrypto deriveBits on keys imported by @hpke/core: same results, all-zero cases reject', async () => {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 
 /**
- * Break-glass (DESIGN.md §5) without an offline key at the moment of the emergency:
+ * Break-glass without an offline key at the moment of the emergency:
  * an organisation *emergency* X25519 key pair E. Every patient key version is also
  * sealed to E's public key; E's private key is sealed to each user who holds the
  * emergency role (and to the recovery key, so an administrator can hand it to a

@@ -1,12 +1,12 @@
 import type { Knex } from 'knex'
 
 /**
- * The key hierarchy and the encrypted chart (DESIGN.md §2–§3).
+ * The key hierarchy and the encrypted chart.
  *
  * Conventions:
  * - Row ids are application-generated UUIDv7 in BINARY(16), so the envelope AAD can
- *   name the row before it is inserted (§3). Every table has a primary key and is
- *   InnoDB (§7: replication, InnoDB Cluster, Vitess).
+ *   name the row before it is inserted. Every table has a primary key and is
+ *   InnoDB (replication, InnoDB Cluster and Vitess need both).
  * - Patient-owned tables lead with `patient_id` so they shard by patient.
  * - A `*_enc` column holds one envelope; its size is the largest plaintext the
  *   service accepts plus 69 bytes of header, padding block and tag.

@@ -1,16 +1,11 @@
-import type { Knex } from 'knex'
-import {
-  createVault,
-  type Demographics,
-  type NewClinicalRecord,
-  type Role,
-} from '../src/index.js'
-import { devAuditKey, devRecoveryPublicKey } from '../tools/dev-recovery-key.js'
+import { ConfigurationError, NotFoundError } from '../errors/index.js'
+import type { Demographics, NewClinicalRecord, Role } from '../services/domain.js'
+import type { Vault } from '../services/vault.js'
 
 /**
- * Demo clinic, created through the services so that every value is really
- * encrypted. The passwords are printed in the README: demo data only.
- * Runs once: if the demo users exist it does nothing.
+ * The demo clinic of `emr-vault seed` and `npm run demo`: users, patients and
+ * charts, created through the services so that every value is really encrypted.
+ * The passwords are published in the documentation: demo data only.
  */
 export const DEMO_USERS: {
   username: string
@@ -112,30 +107,49 @@ const CHARTS: { demographics: Demographics; records: NewClinicalRecord[] }[] = [
   },
 ]
 
-export async function seed(knex: Knex): Promise<void> {
-  // Published demo passwords, an admin and an emergency user: never in production.
+/** What {@link seedDemoClinic} made; all zero when the clinic was there already. */
+export interface DemoClinicSeeded {
+  readonly users: number
+  readonly patients: number
+  readonly records: number
+}
+
+/**
+ * Creates the demo clinic in the vault's database, once: if the demo user alice
+ * exists it does nothing. Never in production: the passwords are public and one
+ * user holds the emergency role.
+ */
+export async function seedDemoClinic(vault: Vault): Promise<DemoClinicSeeded> {
   if (process.env['NODE_ENV'] === 'production') {
-    throw new Error('the demo seed does not run with NODE_ENV=production')
+    throw new ConfigurationError('the demo seed does not run with NODE_ENV=production')
   }
-  if ((await knex('users').where('username', 'alice').first()) !== undefined) return
-  const vault = createVault({
-    db: knex,
-    recoveryPublicKey: devRecoveryPublicKey(),
-    auditKey: devAuditKey(),
-  })
+  if (await userExists(vault, 'alice')) return { users: 0, patients: 0, records: 0 }
   const ids = new Map<string, string>()
   for (const user of DEMO_USERS)
     ids.set(user.username, (await vault.registerUser(user)).id)
 
+  let records = 0
   const alice = await vault.login('alice', 'alice-demo-password')
   try {
     for (const [i, chart] of CHARTS.entries()) {
       const patientId = await alice.createPatient(chart.demographics)
       for (const record of chart.records) await alice.addRecord(patientId, record)
+      records += chart.records.length
       // Bob covers alice's diabetes clinic; the second patient stays alice's alone.
       if (i === 0) await alice.grant(patientId, ids.get('bob')!)
     }
   } finally {
     alice.close()
+  }
+  return { users: DEMO_USERS.length, patients: CHARTS.length, records }
+}
+
+async function userExists(vault: Vault, username: string): Promise<boolean> {
+  try {
+    await vault.findUser(username)
+    return true
+  } catch (e) {
+    if (e instanceof NotFoundError) return false
+    throw e
   }
 }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 
 /**
- * The tamper-evident audit log (DESIGN.md §5 Audit).
+ * The tamper-evident audit log.
  *
  * `audit_log` holds one row per audited act; each row carries
  * `mac = HMAC-SHA256(auditKey, "emr-vault/audit/v1" ‖ previous row's mac ‖ the row)`

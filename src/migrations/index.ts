@@ -1,0 +1,30 @@
+import type { Knex } from 'knex'
+import * as keyHierarchy from './20261129_0001_key_hierarchy.js'
+import * as auditLog from './20261129_0002_audit_log.js'
+import * as breakGlass from './20261129_0003_break_glass.js'
+import * as rotationRuns from './20261129_0004_rotation_runs.js'
+import * as emergencyKeyMac from './20261129_0005_emergency_key_mac.js'
+
+/** One of emr-vault's migrations under the name its history records. */
+export interface NamedMigration {
+  readonly name: string
+  readonly migration: Required<Knex.Migration>
+}
+
+/**
+ * emr-vault's migrations in the order they run, imported statically rather than
+ * found by scanning a directory. The names are written here, without a file
+ * extension, so the history a database records is the same whether the code runs
+ * from source through tsx (.ts files) or built (.js files beside .d.ts and .map
+ * files, none of which can be mistaken for a migration).
+ *
+ * A new migration is a new file here plus a line at the end of this list; a
+ * published name never changes, or databases that recorded it would be refused.
+ */
+export const MIGRATIONS: readonly NamedMigration[] = [
+  { name: '20261129_0001_key_hierarchy', migration: keyHierarchy },
+  { name: '20261129_0002_audit_log', migration: auditLog },
+  { name: '20261129_0003_break_glass', migration: breakGlass },
+  { name: '20261129_0004_rotation_runs', migration: rotationRuns },
+  { name: '20261129_0005_emergency_key_mac', migration: emergencyKeyMac },
+]
