@@ -592,9 +592,12 @@ describe('migrations: one history for the command line, the library and the appl
         })
         const cli = await cliFromSource(database, ['migrate', 'status', '--json'])
         expect(cli.code).to.equal(3)
-        expect(cli.stderr).to.match(
-          /^emr-vault migrate status: emr_vault_migrations records/,
-        )
+        // With --json the error is one JSON line on stderr.
+        const { error } = JSON.parse(cli.stderr) as {
+          error: { code: string; message: string; exitCode: number }
+        }
+        expect(error).to.include({ code: 'CONFIGURATION', exitCode: 3 })
+        expect(error.message).to.match(/^emr_vault_migrations records/)
         expect(cli.stderr).not.to.match(/unexpected error/)
       })
     })
