@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { createInterface } from 'node:readline'
 import { Writable } from 'node:stream'
+import { InterruptedError } from './interrupt.js'
 
 /**
  * Terminal input and output for the CLI. Passwords are read from standard input
@@ -64,16 +65,22 @@ export function stderrIsTerminal(): boolean {
 async function promptHidden(io: CliIo, question: string): Promise<string> {
   const muted = new Writable({ write: (_chunk, _enc, done) => done() })
   const rl = createInterface({ input: io.stdin, output: muted, terminal: true })
-  // The terminal is in raw mode while the prompt waits, so Ctrl-C arrives as a
-  // keystroke, not as a signal: raise the SIGINT it would have been, so that the
-  // run ends the same way as on a Ctrl-C anywhere else (exit 130).
-  rl.on('SIGINT', () => {
-    rl.close()
-    process.kill(process.pid, 'SIGINT')
-  })
   io.stderr.write(question)
   try {
-    return await new Promise<string>((resolve) => rl.question('', resolve))
+    return await new Promise<string>((resolve, reject) => {
+      let answered = false
+      // The terminal is in raw mode while the prompt waits, so Ctrl-C arrives as
+      // a keystroke, not as a signal: end the run as a SIGINT would (exit 130).
+      rl.on('SIGINT', () => reject(new InterruptedError('SIGINT')))
+      // Ctrl-D, or the terminal gone: no answer will come.
+      rl.on('close', () => {
+        if (!answered) reject(new MissingInputError(`no answer to "${question.trim()}"`))
+      })
+      rl.question('', (answer) => {
+        answered = true
+        resolve(answer)
+      })
+    })
   } finally {
     rl.close()
     io.stderr.write('\n')

@@ -476,6 +476,30 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
       })
     })
 
+    /** A terminal as standard input (raw mode is a no-op) that types `keys` when first read. */
+    function terminalTyping(keys: string): Readable & { isTTY: true } {
+      let typed = false
+      return Object.assign(
+        new Readable({
+          read() {
+            if (!typed) this.push(keys)
+            typed = true
+          },
+        }),
+        { isTTY: true as const, setRawMode: () => undefined },
+      )
+    }
+
+    it('Ctrl-C typed at a hidden prompt (a key in raw mode, no signal) ends with 130; Ctrl-D with 2', async () => {
+      const args = ['password', 'change', '--username', 'someone']
+      const ctrlC = await runCli(args, { stdin: terminalTyping('\x03') })
+      expect(ctrlC.code).to.equal(130)
+      expect(ctrlC.stderr).to.include('emr-vault password change: interrupted (SIGINT)')
+      const ctrlD = await runCli(args, { stdin: terminalTyping('\x04') })
+      expect(ctrlD.code).to.equal(2)
+      expect(ctrlD.stderr).to.include('no answer to "current password for someone:"')
+    })
+
     it('a run interrupted before its command starts does not start it', async () => {
       const { InterruptedError } = await cliModules()
       const controller = new AbortController()
