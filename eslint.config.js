@@ -14,6 +14,7 @@ const LAYERS = [
   'crypto',
   'db',
   'sql',
+  'schema',
   'repositories',
   'services',
   'testing',
@@ -28,13 +29,25 @@ const ALLOWED = {
   crypto: [],
   db: ['errors', 'migrations'],
   sql: ['errors', 'crypto', 'db'],
-  repositories: ['errors', 'crypto', 'db', 'sql'],
-  services: ['errors', 'crypto', 'db', 'sql', 'repositories'],
+  // Table declarations, their column types, their DDL and the catalog of declared tables.
+  schema: ['errors', 'crypto', 'db', 'sql'],
+  repositories: ['errors', 'crypto', 'db', 'sql', 'schema'],
+  services: ['errors', 'crypto', 'db', 'sql', 'schema', 'repositories'],
   // The local server for tests and development (emr-vault/testing).
   testing: ['errors', 'crypto', 'db'],
   // Reading and checking the deployment's keys from the environment.
   config: ['errors', 'crypto'],
-  cli: ['errors', 'crypto', 'db', 'sql', 'repositories', 'services', 'testing', 'config'],
+  cli: [
+    'errors',
+    'crypto',
+    'db',
+    'sql',
+    'schema',
+    'repositories',
+    'services',
+    'testing',
+    'config',
+  ],
 }
 
 // import-x/no-restricted-paths resolves each import to a file and so sees
