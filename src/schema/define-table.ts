@@ -43,6 +43,8 @@ export interface TableAuditActions {
   readonly list: string
   readonly update: string
   readonly delete: string
+  /** Opening rows the application selected itself. */
+  readonly open: string
 }
 
 export const ROW_AUDIT_ACTIONS: TableAuditActions = {
@@ -51,6 +53,7 @@ export const ROW_AUDIT_ACTIONS: TableAuditActions = {
   list: 'row.list',
   update: 'row.update',
   delete: 'row.delete',
+  open: 'row.open',
 }
 
 export interface DeclaredField<C extends AnyColumn = AnyColumn> {
