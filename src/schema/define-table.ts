@@ -229,7 +229,12 @@ export function declareTable<
     if (!encryptedFields.some((f) => f.name === name)) {
       throw new ValidationError(`convertingFrom.${name}`, 'is not an encrypted field')
     }
-    if (typeof column !== 'string' || !COLUMN_NAME.test(column) || columns.has(column) || own.has(column)) {
+    if (
+      typeof column !== 'string' ||
+      !COLUMN_NAME.test(column) ||
+      columns.has(column) ||
+      own.has(column)
+    ) {
       throw new ValidationError(
         `convertingFrom.${name}`,
         'must name a plaintext column that is not a declared or library column',
