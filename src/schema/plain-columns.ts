@@ -40,6 +40,11 @@ export interface PlainIntegerOptions<N extends boolean> extends ColumnOptions<N>
 const MAX_VARCHAR_CHARACTERS = 16383
 const MAX_ENUM_CHARACTERS = 64
 
+/**
+ * Factories return a column of `NoInfer<N>`: written inside defineTable({ plain: {...} }),
+ * TypeScript would otherwise infer N from the expected type (a column of any
+ * nullability), `boolean`, and every field would read back as `T | null`.
+ */
 function build<T, N extends boolean>(
   type: PlainType,
   { nullable, column }: ReturnType<typeof commonOptions>,
