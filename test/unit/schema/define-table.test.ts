@@ -47,7 +47,7 @@ describe('defineTable', () => {
   })
 
   it('takes another patient column, and the chart its own audit actions', () => {
-    const actions = { create: 'c', read: 'r', list: 'l', update: 'u', delete: 'd' }
+    const actions = { create: 'c', read: 'r', list: 'l', update: 'u', delete: 'd', open: 'o' }
     const t = declareTable(
       { name: 'records', patientColumn: 'subject_id', encrypted: { drug } },
       actions,
