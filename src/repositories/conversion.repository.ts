@@ -23,8 +23,8 @@ export interface ConversionSpec {
 export interface SourceRow {
   readonly id: Buffer
   readonly source: unknown
-  /** 1 when the row already has an envelope (written since): only the source is cleared. */
-  readonly sealed: number
+  /** True when the row already has an envelope (written since): only the source is cleared. */
+  readonly sealed: boolean
 }
 
 /**
@@ -112,11 +112,13 @@ export async function lockSourceRows(
     .where(spec.patientColumn, patientId)
     .whereNotNull(spec.sourceColumn)
     .orderBy('id')
-  return selectRows<SourceRow>(
+  const rows = await selectRows<{ id: Buffer; source: unknown; sealed: unknown }>(
     db,
     forUpdate ? query.forUpdate() : query,
     'lock rows to convert',
   )
+  // A boolean expression comes back as a BIGINT, i.e. the string '0' or '1' (bigNumberStrings).
+  return rows.map((r) => ({ id: r.id, source: r.source, sealed: Number(r.sealed) === 1 }))
 }
 
 /**
