@@ -9,14 +9,7 @@
  */
 
 export type EncryptedType =
-  | 'text'
-  | 'date'
-  | 'dateTime'
-  | 'integer'
-  | 'decimal'
-  | 'boolean'
-  | 'json'
-  | 'bytes'
+  'text' | 'date' | 'dateTime' | 'integer' | 'decimal' | 'boolean' | 'json' | 'bytes'
 
 export interface EncryptedColumn<T = unknown, Nullable extends boolean = boolean> {
   readonly kind: 'encrypted'

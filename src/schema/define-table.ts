@@ -43,6 +43,8 @@ export interface TableAuditActions {
   readonly list: string
   readonly update: string
   readonly delete: string
+  /** Opening rows the application selected itself. */
+  readonly open: string
 }
 
 export const ROW_AUDIT_ACTIONS: TableAuditActions = {
@@ -51,6 +53,7 @@ export const ROW_AUDIT_ACTIONS: TableAuditActions = {
   list: 'row.list',
   update: 'row.update',
   delete: 'row.delete',
+  open: 'row.open',
 }
 
 export interface DeclaredField<C extends AnyColumn = AnyColumn> {
@@ -226,7 +229,12 @@ export function declareTable<
     if (!encryptedFields.some((f) => f.name === name)) {
       throw new ValidationError(`convertingFrom.${name}`, 'is not an encrypted field')
     }
-    if (typeof column !== 'string' || !COLUMN_NAME.test(column) || columns.has(column) || own.has(column)) {
+    if (
+      typeof column !== 'string' ||
+      !COLUMN_NAME.test(column) ||
+      columns.has(column) ||
+      own.has(column)
+    ) {
       throw new ValidationError(
         `convertingFrom.${name}`,
         'must name a plaintext column that is not a declared or library column',

@@ -14,7 +14,7 @@ import type {
   AuditTables,
 } from '../repositories/audit-log.row.js'
 import { checkAuditKey, checkPageSize, checkSeq, checkTables } from './audit-checks.js'
-import { requireObject } from './field-values.js'
+import { requireObject } from './require-object.js'
 
 /**
  * - `mac`: a row's MAC does not match its content and its predecessor's MAC:

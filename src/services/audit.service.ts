@@ -33,7 +33,7 @@ import {
   checkTables,
   type AuditAction,
 } from './audit-checks.js'
-import { requireObject } from './field-values.js'
+import { requireObject } from './require-object.js'
 
 export { AUDIT_ACTIONS, type AuditAction } from './audit-checks.js'
 export {

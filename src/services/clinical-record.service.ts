@@ -1,45 +1,27 @@
-import { newRowId, rowIdFromString, rowIdToString } from '../db/row-id.js'
-import { NotFoundError, ValidationError } from '../errors/index.js'
-import {
-  RECORD_KINDS,
-  type OpenedRecordRow,
-  type RecordKind,
-} from '../repositories/clinical-record.row.js'
-import {
-  deleteRecord as deleteRecordRow,
-  insertRecord,
-  readRecords,
-  updateRecord as updateRecordRow,
-} from '../repositories/clinical-record.repository.js'
-import { decodeFields, encodeFields, RECORD_FIELDS } from './chart-fields.js'
+import { rowIdFromString } from '../db/row-id.js'
+import { ValidationError } from '../errors/index.js'
+import { selectDeclaredRows } from '../repositories/declared-rows.repository.js'
+import { CLINICAL_RECORDS } from '../schema/chart-tables.js'
 import { auditedTransaction } from './audited.js'
+import * as rows from './declared-rows.service.js'
 import type { ClinicalRecord, NewClinicalRecord } from './domain.js'
-import { requireObject } from './field-values.js'
 import { patientFieldKeys } from './patient-access.js'
 import type { UnlockedUser } from './unlocked-user.js'
 import type { VaultContext } from './vault-context.js'
 
-function checkKind(value: unknown): RecordKind {
-  if (typeof value !== 'string' || !(RECORD_KINDS as readonly string[]).includes(value)) {
-    throw new ValidationError('kind', `must be one of ${RECORD_KINDS.join(', ')}`)
-  }
-  return value as RecordKind
-}
+/**
+ * A patient's clinical records: the CLINICAL_RECORDS declaration through the
+ * generic row acts, with the author written by the library, and the whole
+ * chart listed at once.
+ */
 
-function toDomain(row: OpenedRecordRow): ClinicalRecord {
-  const fields = decodeFields(RECORD_FIELDS, row)
-  return {
-    id: rowIdToString(row.id),
-    patientId: rowIdToString(row.patient_id),
-    kind: row.kind,
-    authorId: rowIdToString(row.author_id),
-    occurredOn: fields.occurredOn ?? '',
-    title: fields.title ?? '',
-    code: fields.code,
-    body: fields.body,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+/** The record fields of `input`; the author is the library's to write. */
+function recordOf(input: unknown, what: string): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError(what, 'must be an object')
   }
+  if ('authorId' in input) throw new ValidationError('authorId', 'is not a known field')
+  return input as Record<string, unknown>
 }
 
 export async function addRecord(
@@ -48,30 +30,11 @@ export async function addRecord(
   patientId: string,
   record: NewClinicalRecord,
 ): Promise<string> {
-  const pid = rowIdFromString(patientId, 'patientId')
-  const input = requireObject(record, 'record')
-  const kind = checkKind(input['kind'])
-  const values = encodeFields(RECORD_FIELDS, input, false, ['kind'])
-  const id = newRowId()
-  const act = {
-    actorUserId: session.userIdBytes,
-    action: 'record.create',
-    patientId: pid,
-    detail: `record ${rowIdToString(id)}`,
-  } as const
-  await auditedTransaction(ctx, act, async (trx) => {
-    // FOR SHARE holds off a rotation until this record is written under the current key.
-    const keys = await patientFieldKeys(trx, session, pid, true)
-    await insertRecord(
-      trx,
-      { id, patientId: pid, kind, authorId: session.userIdBytes },
-      values,
-      keys,
-    )
-  })
-  return rowIdToString(id)
+  const input = { ...recordOf(record, 'record'), authorId: session.userId }
+  return rows.insertRow(ctx, session, CLINICAL_RECORDS, patientId, input)
 }
 
+/** Every record of the patient, oldest first. */
 export async function listRecords(
   ctx: VaultContext,
   session: UnlockedUser,
@@ -83,16 +46,16 @@ export async function listRecords(
     action: 'record.list',
     patientId: pid,
   } as const
-  const rows = await auditedTransaction(
+  const found = await auditedTransaction(
     ctx,
     act,
     async (trx) => {
       const keys = await patientFieldKeys(trx, session, pid)
-      return readRecords(trx, pid, keys)
+      return selectDeclaredRows(trx, CLINICAL_RECORDS, pid, keys)
     },
-    (rows) => ({ detail: `${rows.length} records` }),
+    (found) => ({ detail: `${found.length} records` }),
   )
-  return rows.map(toDomain)
+  return found.map((row) => rows.decodeDeclaredRow(CLINICAL_RECORDS, row) as ClinicalRecord)
 }
 
 export async function readRecord(
@@ -101,20 +64,14 @@ export async function readRecord(
   patientId: string,
   recordId: string,
 ): Promise<ClinicalRecord> {
-  const pid = rowIdFromString(patientId, 'patientId')
-  const rid = rowIdFromString(recordId, 'recordId')
-  const act = {
-    actorUserId: session.userIdBytes,
-    action: 'record.read',
-    patientId: pid,
-    detail: `record ${recordId}`,
-  } as const
-  const [row] = await auditedTransaction(ctx, act, async (trx) => {
-    const keys = await patientFieldKeys(trx, session, pid)
-    return readRecords(trx, pid, keys, rid)
-  })
-  if (!row) throw new NotFoundError('clinical record', recordId)
-  return toDomain(row)
+  rowIdFromString(recordId, 'recordId')
+  return (await rows.getRow(
+    ctx,
+    session,
+    CLINICAL_RECORDS,
+    patientId,
+    recordId,
+  )) as ClinicalRecord
 }
 
 export async function updateRecord(
@@ -124,29 +81,9 @@ export async function updateRecord(
   recordId: string,
   changes: Partial<NewClinicalRecord>,
 ): Promise<void> {
-  const pid = rowIdFromString(patientId, 'patientId')
-  const rid = rowIdFromString(recordId, 'recordId')
-  const input = requireObject(changes, 'changes')
-  const kind = input['kind'] === undefined ? undefined : checkKind(input['kind'])
-  const values = encodeFields(RECORD_FIELDS, input, true, ['kind'])
-  const act = {
-    actorUserId: session.userIdBytes,
-    action: 'record.update',
-    patientId: pid,
-    detail: `record ${recordId}`,
-  } as const
-  await auditedTransaction(ctx, act, async (trx) => {
-    const keys = await patientFieldKeys(trx, session, pid, true)
-    const updated = await updateRecordRow(
-      trx,
-      pid,
-      rid,
-      kind ? { kind } : {},
-      values,
-      keys,
-    )
-    if (!updated) throw new NotFoundError('clinical record', recordId)
-  })
+  rowIdFromString(recordId, 'recordId')
+  const input = recordOf(changes, 'changes')
+  await rows.updateRow(ctx, session, CLINICAL_RECORDS, patientId, recordId, input)
 }
 
 export async function deleteRecord(
@@ -155,17 +92,6 @@ export async function deleteRecord(
   patientId: string,
   recordId: string,
 ): Promise<void> {
-  const pid = rowIdFromString(patientId, 'patientId')
-  const rid = rowIdFromString(recordId, 'recordId')
-  const act = {
-    actorUserId: session.userIdBytes,
-    action: 'record.delete',
-    patientId: pid,
-    detail: `record ${recordId}`,
-  } as const
-  await auditedTransaction(ctx, act, async (trx) => {
-    await patientFieldKeys(trx, session, pid, true)
-    if (!(await deleteRecordRow(trx, pid, rid)))
-      throw new NotFoundError('clinical record', recordId)
-  })
+  rowIdFromString(recordId, 'recordId')
+  await rows.deleteRow(ctx, session, CLINICAL_RECORDS, patientId, recordId)
 }

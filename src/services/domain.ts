@@ -1,6 +1,6 @@
-import type { RecordKind } from '../repositories/clinical-record.row.js'
+import type { RECORD_KINDS } from '../schema/chart-tables.js'
 
-export type { RecordKind }
+export type RecordKind = (typeof RECORD_KINDS)[number]
 
 /** Roles a user can hold; `emergency` allows break-glass, `admin` user administration. */
 export type Role = 'clinician' | 'admin' | 'emergency'

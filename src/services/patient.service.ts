@@ -2,12 +2,12 @@ import { wipe } from '../crypto/bytes.js'
 import { generatePatientKey } from '../crypto/patient-key.js'
 import { sealPatientKey } from '../crypto/patient-key-seal.js'
 import { newRowId, rowIdFromString, rowIdToString } from '../db/row-id.js'
-import { NotFoundError } from '../errors/index.js'
+import { NotFoundError, ValidationError } from '../errors/index.js'
 import {
-  insertPatient,
-  readPatient as readPatientRow,
-  updatePatient as updatePatientRow,
-} from '../repositories/patient.repository.js'
+  insertDeclaredRow,
+  selectDeclaredRows,
+  updateDeclaredRow,
+} from '../repositories/declared-rows.repository.js'
 import {
   insertGrant,
   insertKeyVersion,
@@ -15,15 +15,25 @@ import {
   lockPatientKeyVersion,
 } from '../repositories/patient-key.repository.js'
 import { sealToEmergencyKey } from './break-glass.service.js'
-import { DEMOGRAPHIC_FIELDS, decodeFields, encodeFields } from './chart-fields.js'
+import { PATIENTS } from '../schema/chart-tables.js'
+import { encodeRow } from '../schema/row-codec.js'
 import { auditedTransaction } from './audited.js'
+import { decodeDeclaredRow } from './declared-rows.service.js'
 import type { Demographics, Patient } from './domain.js'
-import { requireObject } from './field-values.js'
 import { fieldKeysFor, patientFieldKeys } from './patient-access.js'
 import type { UnlockedUser } from './unlocked-user.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
 const FIRST_KEY_VERSION = 1
+
+/** The demographics of `input`; who created the patient is the library's to write. */
+function demographicsOf(input: unknown, what: string): Record<string, unknown> {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ValidationError(what, 'must be an object')
+  }
+  if ('createdBy' in input) throw new ValidationError('createdBy', 'is not a known field')
+  return input as Record<string, unknown>
+}
 
 /**
  * Creates a patient with a fresh patient key (version 1), sealed to the creator
@@ -35,10 +45,12 @@ export async function createPatient(
   session: UnlockedUser,
   demographics: Demographics,
 ): Promise<string> {
-  const values = encodeFields(
-    DEMOGRAPHIC_FIELDS,
-    requireObject(demographics, 'demographics'),
+  const input = demographicsOf(demographics, 'demographics')
+  const { plain, encrypted } = encodeRow(
+    PATIENTS,
+    { ...input, createdBy: session.userId },
     false,
+    'demographics',
   )
   session.privateKey() // fail fast on a closed session
   const id = newRowId()
@@ -64,12 +76,9 @@ export async function createPatient(
       patientId: id,
     } as const
     await auditedTransaction(ctx, act, async (trx) => {
-      await insertPatient(
-        trx,
-        { id, keyVersion: FIRST_KEY_VERSION, createdBy: session.userIdBytes },
-        values,
-        keys,
-      )
+      await insertDeclaredRow(trx, PATIENTS, { id, patientId: id }, plain, encrypted, keys, {
+        current_key_version: FIRST_KEY_VERSION,
+      })
       await insertKeyVersion(trx, id, FIRST_KEY_VERSION, session.userIdBytes)
       await insertGrant(trx, {
         patient_id: id,
@@ -104,22 +113,15 @@ export async function readPatient(
     action: 'patient.read',
     patientId: id,
   } as const
-  const row = await auditedTransaction(ctx, act, async (trx) => {
+  const [row] = await auditedTransaction(ctx, act, async (trx) => {
     const keys = await patientFieldKeys(trx, session, id)
-    return readPatientRow(trx, id, keys)
+    return selectDeclaredRows(trx, PATIENTS, id, keys, { ids: [id] }, [
+      'current_key_version',
+    ])
   })
   if (!row) throw new NotFoundError('patient', patientId)
-  const fields = decodeFields(DEMOGRAPHIC_FIELDS, row)
-  return {
-    ...fields,
-    fullName: fields.fullName ?? '',
-    dateOfBirth: fields.dateOfBirth ?? '',
-    id: patientId,
-    keyVersion: row.current_key_version,
-    createdBy: rowIdToString(row.created_by),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  }
+  const { patientId: _self, ...fields } = decodeDeclaredRow(PATIENTS, row)
+  return { ...fields, keyVersion: row['current_key_version'] } as unknown as Patient
 }
 
 /** Re-encrypts the given demographics; fields not given are left as they are. */
@@ -130,7 +132,12 @@ export async function updatePatient(
   changes: Partial<Demographics>,
 ): Promise<void> {
   const id = rowIdFromString(patientId, 'patientId')
-  const values = encodeFields(DEMOGRAPHIC_FIELDS, requireObject(changes, 'changes'), true)
+  const { plain, encrypted } = encodeRow(
+    PATIENTS,
+    demographicsOf(changes, 'changes'),
+    true,
+    'changes',
+  )
   const act = {
     actorUserId: session.userIdBytes,
     action: 'patient.update',
@@ -144,7 +151,7 @@ export async function updatePatient(
     // exist locks nothing and is refused by the grant check like any other.
     await lockPatientKeyVersion(trx, id)
     const keys = await patientFieldKeys(trx, session, id, true)
-    if (!(await updatePatientRow(trx, id, values, keys))) {
+    if (!(await updateDeclaredRow(trx, PATIENTS, id, id, plain, encrypted, keys))) {
       throw new NotFoundError('patient', patientId)
     }
   })

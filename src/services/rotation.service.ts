@@ -3,7 +3,6 @@ import { generatePatientKey } from '../crypto/patient-key.js'
 import { sealPatientKey, type SealContext } from '../crypto/patient-key-seal.js'
 import { rowIdFromString, rowIdToString } from '../db/row-id.js'
 import { IntegrityError, NotFoundError } from '../errors/index.js'
-import { PATIENT_ENVELOPE_TABLES } from '../repositories/envelope-tables.js'
 import {
   findUnverifiedRows,
   lockEnvelopeRows,
@@ -35,6 +34,7 @@ import { fieldKeysFor } from './patient-access.js'
 import type { UnlockedUser } from './unlocked-user.js'
 import { auditedTransaction } from './audited.js'
 import { requireRole } from './roles.js'
+import { rotationTables } from './table-registry.js'
 import { inTransaction } from './transaction.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
@@ -96,8 +96,9 @@ export async function rotateWithin(
   const oldFieldKeys = fieldKeysFor(oldKey, from)
   const newFieldKeys = fieldKeysFor(newKey, to)
   try {
+    const tables = await rotationTables(trx, ctx)
     const rowIds: Buffer[][] = []
-    for (const spec of PATIENT_ENVELOPE_TABLES) {
+    for (const spec of tables) {
       const ids = await lockEnvelopeRows(trx, spec, patientId)
       const bad = await findUnverifiedRows(trx, spec, patientId, oldFieldKeys)
       if (bad.length > 0) {
@@ -109,7 +110,7 @@ export async function rotateWithin(
       rowIds.push(ids)
     }
     let rows = 0
-    for (const [i, spec] of PATIENT_ENVELOPE_TABLES.entries()) {
+    for (const [i, spec] of tables.entries()) {
       const ids = rowIds[i]!
       for (let at = 0; at < ids.length; at += RESEAL_BATCH_ROWS) {
         rows += await resealRows(

@@ -12,6 +12,8 @@ import type {
 import * as grants from './grant.service.js'
 import * as patients from './patient.service.js'
 import * as rotation from './rotation.service.js'
+import { TableRepository } from './table-repository.js'
+import type { TableDeclaration } from '../schema/define-table.js'
 import type { RotationResult } from './rotation.service.js'
 import type { UnlockedUser } from './unlocked-user.js'
 import type { VaultContext } from './vault-context.js'
@@ -66,6 +68,14 @@ export class Session {
   /** Wipes the private key and every cached patient key (best effort: crypto/bytes.ts). */
   close(): void {
     this.#user.close()
+  }
+
+  /**
+   * The repository of a declared table (one passed to `createVault({ tables })`)
+   * acting as this session's user.
+   */
+  table<D extends TableDeclaration>(declaration: D): TableRepository<D> {
+    return new TableRepository(this.#ctx, this.#user, declaration)
   }
 
   createPatient(demographics: Demographics): Promise<string> {

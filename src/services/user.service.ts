@@ -37,7 +37,7 @@ import { auditedTransaction } from './audited.js'
 import { requireRole } from './roles.js'
 import { inTransaction } from './transaction.js'
 import { ROLES, type NewUser, type Role, type UserSummary } from './domain.js'
-import { requireObject } from './field-values.js'
+import { requireObject } from './require-object.js'
 import { UnlockedUser } from './unlocked-user.js'
 import type { VaultContext } from './vault-context.js'
 

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
 import type { KdfPolicy } from '../crypto/kdf-policy.js'
+import type { TableDeclaration } from '../schema/define-table.js'
 
 /** What every service needs; built once by createVault(). */
 export interface VaultContext {
@@ -20,6 +21,11 @@ export interface VaultContext {
   /** A session unused this long is closed and its keys wiped (HIPAA 164.312(a)(2)(iii)). */
   readonly sessionIdleMs: number
   readonly now: () => number
+  /**
+   * Every declared table of the deployment by name: the chart's and the
+   * application's. Rotation, revoke and rotate-all re-encrypt all of them.
+   */
+  readonly tables: ReadonlyMap<string, TableDeclaration>
 }
 
 /** The HPKE recipient id bound into recovery seals. */

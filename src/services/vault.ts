@@ -5,6 +5,8 @@ import { abytes } from '../crypto/bytes.js'
 import { KDF_POLICY, type KdfPolicy } from '../crypto/kdf-policy.js'
 import { ConfigurationError } from '../errors/index.js'
 import type { NewUser, UserSummary } from './domain.js'
+import type { TableDeclaration } from '../schema/define-table.js'
+import { tableRegistry } from './table-registry.js'
 import * as breakGlass from './break-glass.service.js'
 import type { ConversionResult } from './conversion-job.js'
 import * as convertLegacy from './convert-legacy.service.js'
@@ -40,6 +42,11 @@ export interface VaultOptions {
   readonly sessionIdleMs?: number
   /** Clock, for tests. */
   readonly now?: () => number
+  /**
+   * The application's declared tables (`defineTable`), beside the chart's own.
+   * `session.table()` serves only these, and every rotation re-encrypts them.
+   */
+  readonly tables?: readonly TableDeclaration[]
 }
 
 /** Who acts and with what: an administrator's session and the offline recovery private key. */
@@ -138,6 +145,7 @@ export function createVault(options: VaultOptions): Vault {
     keyCacheTtlMs: options.keyCacheTtlMs ?? 5 * 60_000,
     sessionIdleMs: options.sessionIdleMs ?? 15 * 60_000,
     now: options.now ?? Date.now,
+    tables: tableRegistry(options.tables),
   }
   // The services act with the unlocked user behind a session, never the Session.
   // The methods are async so that a refused session rejects, as every other error does.

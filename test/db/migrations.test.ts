@@ -34,6 +34,10 @@ import { testDbConfig } from '../support/test-env.js'
  */
 
 const NAMES = MIGRATIONS.map((m) => m.name)
+/** The migrations an earlier version recorded in knex_migrations, before the history moved. */
+const EARLIER_RELEASE = NAMES.slice(0, 5)
+/** Migrations added since: the first migrate after the carry-over runs them. */
+const SINCE_THEN = NAMES.slice(5)
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 
 /** The tables the migrations create, as information_schema lists them. */
@@ -43,6 +47,7 @@ const SCHEMA_TABLES = [
   'clinical_records',
   'emergency_key',
   'emergency_key_holders',
+  'emr_vault_declared_tables',
   'key_rotation_runs',
   'patient_key_emergency_seals',
   'patient_key_grants',
@@ -173,6 +178,11 @@ async function columns(db: Knex): Promise<string[]> {
   return rows.map((r) => r.c)
 }
 
+/** The columns of the tables an earlier version's migrations made. */
+async function columnsOfEarlierTables(db: Knex): Promise<string[]> {
+  return (await columns(db)).filter((c) => !c.startsWith('emr_vault_declared_tables.'))
+}
+
 /** What the data tables hold: enough to see that no migration ran again. */
 async function dataCounts(db: Knex): Promise<Record<string, number>> {
   const counts: Record<string, number> = {}
@@ -242,7 +252,7 @@ describe('migrations: one history for the command line, the library and the appl
           ]
           expect(completed.map((c) => c.name)).to.deep.equal(NAMES)
           expect(pending).to.deep.equal([])
-          expect(await db.migrate.currentVersion()).to.equal('20261129')
+          expect(await db.migrate.currentVersion()).to.equal('20261202')
           const rows = await historyRows(db, 'emr_vault_migrations')
           expect(rows.map((r) => [r.name, r.batch])).to.deep.equal(
             NAMES.map((n) => [n, 1]),
@@ -280,7 +290,7 @@ describe('migrations: one history for the command line, the library and the appl
         })
         const human = await cliFromSource(database, ['migrate', 'status'])
         expect(human.code, human.stderr).to.equal(0)
-        expect(human.stdout.split('\n')[0]).to.equal('5 applied, 0 pending')
+        expect(human.stdout.split('\n')[0]).to.equal(`${NAMES.length} applied, 0 pending`)
         await withDb(database, async (db) => {
           expect(await migrationStatus(db)).to.deep.equal({ applied: NAMES, pending: [] })
           expect(await migrateLatest(db)).to.deep.equal({
@@ -288,7 +298,9 @@ describe('migrations: one history for the command line, the library and the appl
             applied: [],
             carriedOver: [],
           })
-          expect((await historyRows(db, 'emr_vault_migrations')).length).to.equal(5)
+          expect((await historyRows(db, 'emr_vault_migrations')).length).to.equal(
+            NAMES.length,
+          )
         })
       })
     })
@@ -309,7 +321,7 @@ describe('migrations: one history for the command line, the library and the appl
             })
             const before = await historyRows(db, 'knex_migrations')
             expect(before.map((r) => [r.name, r.batch])).to.deep.equal([
-              ...NAMES.map((n, i) => [`${n}${extension}`, i < 3 ? 1 : 2]),
+              ...EARLIER_RELEASE.map((n, i) => [`${n}${extension}`, i < 3 ? 1 : 2]),
               ['20261130120000_app_orders.js', 3],
             ])
             const data = await dataCounts(db)
@@ -319,33 +331,41 @@ describe('migrations: one history for the command line, the library and the appl
               audit_log: 3,
               audit_chain_head: 1,
             })
-            const schema = await columns(db)
+            const schema = await columnsOfEarlierTables(db)
 
             // Read-only until the next migrate: the old history counts as applied.
             expect(await migrationStatus(db)).to.deep.equal({
-              applied: NAMES,
-              pending: [],
+              applied: EARLIER_RELEASE,
+              pending: SINCE_THEN,
             })
             expect(await db.schema.hasTable('emr_vault_migrations')).to.equal(false)
 
+            // Carried over without running; only the migrations added since run.
             expect(await migrateLatest(db)).to.deep.equal({
-              batch: 2,
-              applied: [],
-              carriedOver: NAMES,
+              batch: 3,
+              applied: SINCE_THEN,
+              carriedOver: EARLIER_RELEASE,
             })
             const after = await historyRows(db, 'emr_vault_migrations')
-            expect(after.map((r) => [r.name, r.batch, r.migration_time])).to.deep.equal(
+            expect(
+              after
+                .slice(0, EARLIER_RELEASE.length)
+                .map((r) => [r.name, r.batch, r.migration_time]),
+            ).to.deep.equal(
               before
-                .slice(0, 5)
+                .slice(0, EARLIER_RELEASE.length)
                 .map((r) => [r.name.slice(0, -3), r.batch, r.migration_time]),
             )
+            expect(
+              after.slice(EARLIER_RELEASE.length).map((r) => [r.name, r.batch]),
+            ).to.deep.equal(SINCE_THEN.map((n) => [n, 3]))
             expect(await historyRows(db, 'knex_migrations')).to.deep.equal(
-              before.slice(5),
+              before.slice(EARLIER_RELEASE.length),
             )
             // knex's lock table is the application's too: left in place.
             expect(await db.schema.hasTable('knex_migrations_lock')).to.equal(true)
             expect(await dataCounts(db)).to.deep.equal(data)
-            expect(await columns(db)).to.deep.equal(schema)
+            expect(await columnsOfEarlierTables(db)).to.deep.equal(schema)
             expect(await migrationStatus(db)).to.deep.equal({
               applied: NAMES,
               pending: [],
@@ -353,13 +373,13 @@ describe('migrations: one history for the command line, the library and the appl
 
             // Again: nothing to carry over, nothing to run.
             expect(await migrateLatest(db)).to.deep.equal({
-              batch: 2,
+              batch: 3,
               applied: [],
               carriedOver: [],
             })
             expect(await historyRows(db, 'emr_vault_migrations')).to.deep.equal(after)
             expect(await historyRows(db, 'knex_migrations')).to.deep.equal(
-              before.slice(5),
+              before.slice(EARLIER_RELEASE.length),
             )
           })
         })
@@ -371,14 +391,17 @@ describe('migrations: one history for the command line, the library and the appl
         await migrateTheOldWay(database, '.js')
         await withDbs(database, 4, async (dbs) => {
           const results = await Promise.all(dbs.map((db) => migrateLatest(db)))
-          expect(results.map((r) => r.applied)).to.deep.equal([[], [], [], []])
+          expect(results.flatMap((r) => r.applied)).to.deep.equal(SINCE_THEN)
           expect(results.map((r) => r.carriedOver.length).sort()).to.deep.equal([
-            0, 0, 0, 5,
+            0,
+            0,
+            0,
+            EARLIER_RELEASE.length,
           ])
           const db = dbs[0]!
           const rows = await historyRows(db, 'emr_vault_migrations')
           expect(rows.map((r) => [r.name, r.batch])).to.deep.equal(
-            NAMES.map((n, i) => [n, i < 3 ? 1 : 2]),
+            NAMES.map((n, i) => [n, i < 3 ? 1 : i < EARLIER_RELEASE.length ? 2 : 3]),
           )
           expect(await historyRows(db, 'knex_migrations')).to.deep.equal([])
           expect(await db('emr_vault_migrations_lock').select('is_locked')).to.deep.equal(
@@ -664,7 +687,11 @@ describe('migrations: one history for the command line, the library and the appl
       await withFreshDatabase('emr_vault_mig', async (database) => {
         await withDbs(database, 3, async (dbs) => {
           const results = await Promise.all(dbs.map((db) => migrateLatest(db)))
-          expect(results.map((r) => r.applied.length).sort()).to.deep.equal([0, 0, 5])
+          expect(results.map((r) => r.applied.length).sort()).to.deep.equal([
+            0,
+            0,
+            NAMES.length,
+          ])
           expect(results.map((r) => r.batch)).to.deep.equal([1, 1, 1])
           expect(
             (await historyRows(dbs[0]!, 'emr_vault_migrations')).map((r) => r.name),

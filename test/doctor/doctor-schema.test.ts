@@ -44,7 +44,7 @@ describe('doctor: schema at the latest migration', () => {
       const line = await schemaLine(database)
       expect(line.status).to.equal('PASS')
       expect(line.detail).to.equal(
-        '5 migrations applied, none pending; latest 20261129_0005_emergency_key_mac.',
+        '6 migrations applied, none pending; latest 20261202_0003_declared_tables.',
       )
     })
   })
@@ -56,7 +56,7 @@ describe('doctor: schema at the latest migration', () => {
       try {
         await admin.query(
           `DELETE FROM \`${database}\`.emr_vault_migrations WHERE name = ?`,
-          ['20261129_0005_emergency_key_mac'],
+          ['20261202_0003_declared_tables'],
         )
       } finally {
         await admin.end()
@@ -64,7 +64,7 @@ describe('doctor: schema at the latest migration', () => {
       const line = await schemaLine(database)
       expect(line.status).to.equal('FAIL')
       expect(line.detail).to.equal(
-        '1 migration(s) pending: 20261129_0005_emergency_key_mac.',
+        '1 migration(s) pending: 20261202_0003_declared_tables.',
       )
       expect(line.fix).to.match(/migrate/)
     })

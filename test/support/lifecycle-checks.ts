@@ -3,7 +3,7 @@ import type { Knex } from 'knex'
 import { expect } from './chai.js'
 import { wipe } from '../../src/crypto/bytes.js'
 import { rowIdToString } from '../../src/db/row-id.js'
-import { PATIENT_ENVELOPE_TABLES } from '../../src/repositories/envelope-tables.js'
+import { envelopeTablesIn } from './envelope-tables.js'
 import { findUnverifiedRows } from '../../src/repositories/reencryption.repository.js'
 import { verifyAuditChain } from '../../src/services/audit-verify.js'
 import { recoveryOpener } from '../../src/services/key-openers.js'
@@ -64,7 +64,7 @@ export async function expectKeyedConsistently(
   const key = await recoveryOpener(ctx, recovery.privateKey)(db, patientId, current)
   const keys = fieldKeysFor(key, current)
   try {
-    for (const spec of PATIENT_ENVELOPE_TABLES) {
+    for (const spec of await envelopeTablesIn(db)) {
       const bad = await findUnverifiedRows(db, spec, patientId, keys)
       expect(
         bad.map((b) => b.toString('hex')),

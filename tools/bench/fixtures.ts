@@ -13,11 +13,8 @@ import {
 } from '../../src/repositories/audit-log.repository.js'
 import { AUDIT_TABLES } from '../../src/repositories/audit-log.row.js'
 import { sealColumns } from '../../src/repositories/encrypted-fields.js'
-import {
-  DEMOGRAPHIC_FIELDS,
-  encodeFields,
-  RECORD_FIELDS,
-} from '../../src/services/chart-fields.js'
+import { CLINICAL_RECORDS, PATIENTS } from '../../src/schema/chart-tables.js'
+import { encodeRow } from '../../src/schema/row-codec.js'
 import type { Demographics, NewClinicalRecord } from '../../src/services/domain.js'
 import { fieldKeysFor } from '../../src/services/patient-access.js'
 import { type Session, unlockedUserOf } from '../../src/services/session.js'
@@ -186,18 +183,16 @@ export function vaultRow(
   record: NewClinicalRecord,
   keys: SqlFieldKeys,
 ): Record<string, unknown> {
-  const values = encodeFields(
-    RECORD_FIELDS,
-    record as unknown as Record<string, unknown>,
+  const { plain, encrypted } = encodeRow(
+    CLINICAL_RECORDS,
+    { ...record, authorId: rowIdToString(authorId) },
     false,
-    ['kind'],
   )
   return {
     id,
     patient_id: patientId,
-    kind: record.kind,
-    author_id: authorId,
-    ...sealColumns(db as Knex, 'clinical_records', id, values, keys),
+    ...plain,
+    ...sealColumns(db as Knex, 'clinical_records', id, encrypted, keys),
   }
 }
 
@@ -340,11 +335,11 @@ export async function seedPatients(
           b.db,
           'patients',
           idBytes,
-          encodeFields(
-            DEMOGRAPHIC_FIELDS,
-            sampleDemographics(index) as unknown as Record<string, unknown>,
+          encodeRow(
+            PATIENTS,
+            { ...sampleDemographics(index), createdBy: rowIdToString(owner.idBytes) },
             false,
-          ),
+          ).encrypted,
           keys,
         ),
       })

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks'
 import type { Knex } from 'knex'
 import { rowIdFromString } from '../../src/db/row-id.js'
-import { PATIENT_ENVELOPE_TABLES } from '../../src/repositories/envelope-tables.js'
+import { envelopeTablesOf } from '../../src/repositories/envelope-tables.js'
+import { CHART_TABLES } from '../../src/schema/chart-tables.js'
 import { observeStatements, selectRows } from '../../src/sql/prepared.js'
 import { newAppKey, type AppKey } from './app-gcm.js'
 import { appRotatePatient } from './app-rotation.js'
@@ -35,7 +36,7 @@ import type { Scenario, ScenarioContext } from './scenario.js'
 /** Non-NULL envelope values of the given patients (all patients when omitted). */
 async function envelopeValues(db: Knex, patientIds?: Buffer[]): Promise<number> {
   let total = 0
-  for (const spec of PATIENT_ENVELOPE_TABLES) {
+  for (const spec of envelopeTablesOf(CHART_TABLES, [])) {
     const counts = spec.columns.map((c) => `COUNT(\`${c}\`)`).join(' + ')
     const query = db(spec.table).select(db.raw(`${counts} AS n`))
     if (patientIds) query.whereIn(spec.patientColumn, patientIds)

@@ -22,12 +22,23 @@ import {
   type AuditEntry,
   type DbConfig,
 } from '../../src/index.js'
-import { RECORD_ENCRYPTED_COLUMNS } from '../../src/repositories/clinical-record.row.js'
 import { decodeColumns, openColumns } from '../../src/repositories/encrypted-fields.js'
-import { decodeFields, RECORD_FIELDS } from '../../src/services/chart-fields.js'
+import { CLINICAL_RECORDS } from '../../src/schema/chart-tables.js'
 import { patientFieldKeys } from '../../src/services/patient-access.js'
 import { type Session, unlockedUserOf } from '../../src/services/session.js'
 import { selectRows } from '../../src/sql/prepared.js'
+
+const RECORD_COLUMNS = CLINICAL_RECORDS.encryptedFields.map((f) => f.column)
+
+/** The opened envelopes of a record in their declared types. */
+function decodeFields(opened: Record<string, Buffer | null>): Record<string, unknown> {
+  return Object.fromEntries(
+    CLINICAL_RECORDS.encryptedFields.map((f) => {
+      const bytes = opened[f.column] ?? null
+      return [f.name, bytes === null ? null : f.def.decode(bytes)]
+    }),
+  )
+}
 
 export interface ExportRequest {
   readonly kind: 'audit' | 'chart'
@@ -117,7 +128,7 @@ async function exportCharts(
         const query = db('clinical_records as r')
           .select('r.id', 'r.kind', 'r.created_at')
           .select(
-            openColumns(db, 'clinical_records', 'r', RECORD_ENCRYPTED_COLUMNS, keys),
+            openColumns(db, 'clinical_records', 'r', RECORD_COLUMNS, keys),
           )
           .where('r.patient_id', pid)
         if (after)
@@ -133,10 +144,7 @@ async function exportCharts(
               id: rowIdToString(row.id),
               patient: rowIdToString(pid),
               kind: row.kind,
-              ...decodeFields(
-                RECORD_FIELDS,
-                decodeColumns('clinical_records', row, RECORD_ENCRYPTED_COLUMNS),
-              ),
+              ...decodeFields(decodeColumns('clinical_records', row, RECORD_COLUMNS)),
             }),
           ),
         )

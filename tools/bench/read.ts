@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks'
-import { readRecords } from '../../src/repositories/clinical-record.repository.js'
-import type { OpenedRecordRow } from '../../src/repositories/clinical-record.row.js'
-import { decodeFields, RECORD_FIELDS } from '../../src/services/chart-fields.js'
+import { selectDeclaredRows } from '../../src/repositories/declared-rows.repository.js'
+import { CLINICAL_RECORDS } from '../../src/schema/chart-tables.js'
+import type { OpenedRow } from '../../src/schema/row-codec.js'
+import { decodeDeclaredRow } from '../../src/services/declared-rows.service.js'
 import { patientFieldKeys } from '../../src/services/patient-access.js'
 import { selectRows } from '../../src/sql/prepared.js'
 import { appDecrypt, appDecryptNullable, newAppKey, type AppKey } from './app-gcm.js'
@@ -35,13 +36,13 @@ const META = [
   'r.updated_at',
 ]
 
-function fromOpened(row: OpenedRecordRow): ChartEntry {
-  const f = decodeFields(RECORD_FIELDS, row)
+function fromOpened(row: OpenedRow): ChartEntry {
+  const f = decodeDeclaredRow(CLINICAL_RECORDS, row)
   return {
     id: row.id,
-    kind: row.kind,
-    occurredOn: f.occurredOn ?? '',
-    title: f.title ?? '',
+    kind: f.kind,
+    occurredOn: f.occurredOn,
+    title: f.title,
     code: f.code,
     body: f.body,
   }
@@ -139,11 +140,11 @@ export const readScenario: Scenario = async ({ opts, bench, log }) => {
       }))
     }),
     variant('envelope', 'emr-vault SQL envelope (repository read)', async () =>
-      (await readRecords(b.db, pid, keys)).map(fromOpened),
+      (await selectDeclaredRows(b.db, CLINICAL_RECORDS, pid, keys)).map(fromOpened),
     ),
     variant('no-audit', 'emr-vault: grant check + envelope, no audit', async () => {
       const k = await patientFieldKeys(b.db, user, pid)
-      return (await readRecords(b.db, pid, k)).map(fromOpened)
+      return (await selectDeclaredRows(b.db, CLINICAL_RECORDS, pid, k)).map(fromOpened)
     }),
     variant('session', 'emr-vault Session.listRecords (grant check + audit)', () =>
       session.listRecords(patient!.id),

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks'
-import { newRowId, rowIdFromString } from '../../src/db/row-id.js'
-import { insertRecord } from '../../src/repositories/clinical-record.repository.js'
-import { encodeFields, RECORD_FIELDS } from '../../src/services/chart-fields.js'
+import { newRowId, rowIdFromString, rowIdToString } from '../../src/db/row-id.js'
+import { insertDeclaredRow } from '../../src/repositories/declared-rows.repository.js'
+import { CLINICAL_RECORDS } from '../../src/schema/chart-tables.js'
+import { encodeRow } from '../../src/schema/row-codec.js'
 import type { NewClinicalRecord } from '../../src/services/domain.js'
 import { patientFieldKeys } from '../../src/services/patient-access.js'
 import { inTransaction } from '../../src/services/transaction.js'
@@ -50,6 +51,11 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
   const patientId = await session.createPatient(sampleDemographics(0))
   const pid = rowIdFromString(patientId, 'patientId')
   const author = user.userIdBytes
+  const recordRow = (r: NewClinicalRecord) => ({
+    ...r,
+    kind: 'note',
+    authorId: rowIdToString(author),
+  })
   // The session already holds the patient's subkeys (createPatient caches them).
   const keys = await patientFieldKeys(b.db, user, pid)
   const appKey = newAppKey()
@@ -92,31 +98,31 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
       insertRows(b.db, APP_RECORDS, [appRow(newRowId(), pid, author, r, appKey)]),
     ),
     one('envelope', 'emr-vault SQL envelope (repository insert)', (r) =>
-      insertRecord(
-        b.db,
-        { id: newRowId(), patientId: pid, kind: 'note', authorId: author },
-        encodeFields(RECORD_FIELDS, r as unknown as Record<string, unknown>, false, [
-          'kind',
-        ]),
-        keys,
-      ),
+      {
+        const { plain, encrypted } = encodeRow(CLINICAL_RECORDS, recordRow(r), false)
+        return insertDeclaredRow(
+          b.db,
+          CLINICAL_RECORDS,
+          { id: newRowId(), patientId: pid },
+          plain,
+          encrypted,
+          keys,
+        )
+      },
     ),
     one(
       'no-audit',
       'emr-vault: grant check + envelope, in a transaction, no audit',
       (r) => {
-        const values = encodeFields(
-          RECORD_FIELDS,
-          r as unknown as Record<string, unknown>,
-          false,
-          ['kind'],
-        )
+        const { plain, encrypted } = encodeRow(CLINICAL_RECORDS, recordRow(r), false)
         return inTransaction(b.db, async (trx) => {
           const k = await patientFieldKeys(trx, user, pid, true)
-          await insertRecord(
+          await insertDeclaredRow(
             trx,
-            { id: newRowId(), patientId: pid, kind: 'note', authorId: author },
-            values,
+            CLINICAL_RECORDS,
+            { id: newRowId(), patientId: pid },
+            plain,
+            encrypted,
             k,
           )
         })

@@ -1,0 +1,169 @@
+import type { Knex } from 'knex'
+import type { TableDeclaration } from '../schema/define-table.js'
+import type { OpenedRow } from '../schema/row-codec.js'
+import type { SqlFieldKeys } from '../sql/envelope-sql.js'
+import { executeWrite, selectRows, type Executor } from '../sql/prepared.js'
+import { decodeColumns, openColumns, sealColumns } from './encrypted-fields.js'
+
+/**
+ * SQL for the rows of any declared table, always for one patient: every
+ * statement is filtered by the patient column, so a row id alone opens or
+ * changes nothing. Envelopes are sealed and opened in SQL with the subkeys as
+ * bindings (encrypted-fields.ts); plain values are bindings too.
+ */
+
+/** One filter on a plain column: equality, IN (an array) or IS NULL. */
+export interface ColumnFilter {
+  readonly column: string
+  readonly value: unknown
+}
+
+export interface RowQuery {
+  /** Only these rows (still of this patient). */
+  readonly ids?: readonly Buffer[]
+  readonly filters?: readonly ColumnFilter[]
+  /** A non-null column to order by; the row id breaks ties in the same direction. */
+  readonly order?: { readonly column: string; readonly direction: 'asc' | 'desc' }
+  /** Keyset paging: rows strictly after this (order value, id). */
+  readonly after?: { readonly value: unknown; readonly id: Buffer }
+  readonly limit?: number
+}
+
+function patientIsRow(decl: TableDeclaration): boolean {
+  return decl.patientColumn === 'id'
+}
+
+/**
+ * INSERT INTO `t` (`id`, `patient_id`, `status`, `drug_enc`, …)
+ * VALUES (?, ?, ?, (SELECT CONCAT(e.h, e.c, <tag>) FROM (SELECT CAST(? AS BINARY) AS h, AES_ENCRYPT(?, ?, ?) AS c) AS e), …)
+ */
+export async function insertDeclaredRow(
+  db: Executor,
+  decl: TableDeclaration,
+  key: { id: Buffer; patientId: Buffer },
+  plain: Record<string, unknown>,
+  encrypted: Record<string, Buffer | null>,
+  keys: SqlFieldKeys,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await executeWrite(
+    db,
+    db(decl.name).insert({
+      id: key.id,
+      ...(patientIsRow(decl) ? {} : { [decl.patientColumn]: key.patientId }),
+      ...extra,
+      ...plain,
+      ...sealColumns(db, decl.name, key.id, encrypted, keys),
+    }),
+    `insert into ${decl.name}`,
+  )
+}
+
+/**
+ * SELECT t.id, t.patient_id, t.created_at, t.updated_at, t.<plain>…,
+ *        (CASE WHEN t.drug_enc IS NULL THEN NULL WHEN <tag verifies> THEN … END) AS drug_enc, …
+ * FROM `medications` AS t
+ * WHERE t.patient_id = ? [AND t.id IN (…)] [AND t.status = ?] [AND (t.o > ? OR (t.o = ? AND t.id > ?))]
+ * ORDER BY t.o, t.id LIMIT ?
+ *
+ * Envelopes come back opened (bytes, or NULL); a failed tag is an IntegrityError.
+ */
+export async function selectDeclaredRows(
+  db: Executor,
+  decl: TableDeclaration,
+  patientId: Buffer,
+  keys: SqlFieldKeys,
+  query: RowQuery = {},
+  extraColumns: readonly string[] = [],
+): Promise<OpenedRow[]> {
+  const encryptedColumns = decl.encryptedFields.map((f) => f.column)
+  const plainColumns = [
+    ...new Set([
+      'id',
+      decl.patientColumn,
+      'created_at',
+      'updated_at',
+      ...extraColumns,
+      ...decl.plainFields.map((f) => f.column),
+      ...Object.values(decl.convertingFrom),
+    ]),
+  ]
+  const q = db(`${decl.name} as t`)
+    .select(plainColumns.map((c) => `t.${c}`))
+    .select(openColumns(db, decl.name, 't', encryptedColumns, keys))
+    .where(`t.${decl.patientColumn}`, patientId)
+  if (query.ids) q.whereIn('t.id', [...query.ids])
+  for (const filter of query.filters ?? []) {
+    const column = `t.${filter.column}`
+    if (filter.value === null) q.whereNull(column)
+    else if (Array.isArray(filter.value)) q.whereIn(column, filter.value)
+    else q.where(column, filter.value as Knex.Value)
+  }
+  const order = query.order ?? { column: 'created_at', direction: 'asc' }
+  const o = `t.${order.column}`
+  if (query.after) {
+    const cmp = order.direction === 'asc' ? '>' : '<'
+    const { value, id } = query.after
+    q.andWhere((w) =>
+      w
+        .where(o, cmp, value as Knex.Value)
+        .orWhere((w2) => w2.where(o, value as Knex.Value).andWhere('t.id', cmp, id)),
+    )
+  }
+  q.orderBy([
+    { column: o, order: order.direction },
+    { column: 't.id', order: order.direction },
+  ])
+  if (query.limit !== undefined) q.limit(query.limit)
+  const rows = await selectRows<OpenedRow>(db, q, `read ${decl.name}`)
+  return rows.map((row) => ({
+    ...row,
+    ...decodeColumns(decl.name, row, encryptedColumns),
+  }))
+}
+
+/**
+ * UPDATE `t` SET `status` = ?, `drug_enc` = (<seal>), `updated_at` = CURRENT_TIMESTAMP(3)
+ * WHERE `id` = ? AND `patient_id` = ?
+ *
+ * @returns whether the row (of this patient) existed
+ */
+export async function updateDeclaredRow(
+  db: Executor,
+  decl: TableDeclaration,
+  patientId: Buffer,
+  id: Buffer,
+  plain: Record<string, unknown>,
+  encrypted: Record<string, Buffer | null>,
+  keys: SqlFieldKeys,
+  extra: Record<string, unknown> = {},
+): Promise<boolean> {
+  const { affectedRows } = await executeWrite(
+    db,
+    db(decl.name)
+      .update({
+        ...extra,
+        ...plain,
+        ...sealColumns(db, decl.name, id, encrypted, keys),
+        updated_at: db.raw('CURRENT_TIMESTAMP(3)'),
+      })
+      .where({ id, [decl.patientColumn]: patientId }),
+    `update ${decl.name}`,
+  )
+  return affectedRows === 1
+}
+
+/** DELETE FROM `t` WHERE `id` = ? AND `patient_id` = ?; whether the row existed. */
+export async function deleteDeclaredRow(
+  db: Executor,
+  decl: TableDeclaration,
+  patientId: Buffer,
+  id: Buffer,
+): Promise<boolean> {
+  const { affectedRows } = await executeWrite(
+    db,
+    db(decl.name).delete().where({ id, [decl.patientColumn]: patientId }),
+    `delete from ${decl.name}`,
+  )
+  return affectedRows === 1
+}
