@@ -1,6 +1,7 @@
 import { rowIdToString } from '../db/row-id.js'
 import { ValidationError } from '../errors/index.js'
 import type { TableDeclaration } from '../schema/define-table.js'
+import { plaintextInput } from '../schema/plaintext-source.js'
 import {
   encodeForRow,
   requireColumns,
@@ -21,7 +22,8 @@ export interface ConvertPlaintextOptions extends ConversionOptions {
   /**
    * Turns what mysql2 returns for the plaintext column into a value the field's
    * column accepts (e.g. a DATE column's Date into the string a date field
-   * takes); by default the value is passed as it is.
+   * takes); by default as the repository's dual read takes it (plaintextInput),
+   * so a value reads back the same before and after its row is converted.
    */
   readonly toValue?: (raw: unknown) => unknown
 }
@@ -55,7 +57,8 @@ export async function convertPlaintextColumn(
     throw new ValidationError('toValue', 'must be a function')
   }
   const spec = await requireColumns(ctx.db, declaration, field, column, 'field')
-  const toValue = options.toValue ?? ((raw: unknown) => raw)
+  const toValue =
+    options.toValue ?? ((raw: unknown) => plaintextInput(field.def, raw, field.name))
   return runConversion(
     ctx,
     authority,
