@@ -82,15 +82,16 @@ try {
     `revoke: key v${visit.revoke.fromVersion} -> v${visit.revoke.toVersion}, ${visit.revoke.rows} rows re-encrypted; colleague now gets ${visit.afterRevoke}`,
   )
   for (const m of visit.medications) {
-    say(
-      `  ${m.status.padEnd(8)} ${m.drug} ${m.dose} ${m.doseUnit} ${m.route}${m.instructions ? ` (${m.instructions})` : ''}`,
-    )
+    const note = m.instructions === null ? '' : ` (${m.instructions})`
+    say(`  ${m.status.padEnd(8)} ${m.drug} ${m.dose} ${m.doseUnit} ${m.route}${note}`)
   }
   for (const a of visit.allergies) {
-    say(
-      `  allergy  ${a.allergen}: ${a.reaction}, ${a.severity}, recorded ${a.recordedAt.toISOString()}`,
-    )
+    const when = a.recordedAt.toISOString()
+    say(`  allergy  ${a.allergen}: ${a.reaction}, ${a.severity}, recorded ${when}`)
   }
+  say(
+    `clinic-app: ${visit.medications.length} medications and ${visit.allergies.length} allergies read back under key v${visit.revoke.toVersion}`,
+  )
   if (setup.throwaway) await db.raw('DROP DATABASE ??', [setup.config.database])
 } finally {
   await db.destroy()
