@@ -101,7 +101,10 @@ export async function createEncryptedTable(
 /**
  * Drops a declared table and then forgets it in the catalog. All its rows are gone.
  *
- * `DROP TABLE IF EXISTS `medications`; DELETE FROM emr_vault_declared_tables WHERE table_name = ?`
+ * ```sql
+ * DROP TABLE IF EXISTS `medications`;
+ * DELETE FROM emr_vault_declared_tables WHERE table_name = ?;
+ * ```
  */
 export async function dropEncryptedTable(
   knex: Knex,

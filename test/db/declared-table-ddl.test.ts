@@ -17,6 +17,8 @@ import type {
   PlainType,
 } from '../../src/schema/column.js'
 import { defineTable, type TableDeclaration } from '../../src/schema/define-table.js'
+import { encrypted } from '../../src/schema/encrypted-columns.js'
+import { plain } from '../../src/schema/plain-columns.js'
 import {
   addEncryptedColumns,
   createEncryptedTable,
@@ -36,8 +38,9 @@ import { engineUnderTest } from '../doctor/doctor-support.js'
  * database of its own.
  */
 
-// Literal columns satisfying column.ts: the DDL reads only kind, type, nullable,
-// column, maxBytes, maxLength and values.
+// Columns written by hand rather than by the factories (which refuse what these
+// carry): the DDL checks what it reads, kind, type, nullable, column, maxBytes,
+// maxLength and values, itself.
 function enc(type: EncryptedType, maxBytes: number, nullable = false): EncryptedColumn {
   return {
     kind: 'encrypted',
@@ -68,18 +71,19 @@ function plainColumn(
 const MEDICATIONS = {
   name: 'medications',
   encrypted: {
-    drug: enc('text', 200),
-    dose: enc('decimal', 40, true),
-    notes: enc('text', 10_000, true),
-    scan: enc('bytes', 1_000_000, true),
+    drug: encrypted.text({ maxBytes: 200 }),
+    // 32 bytes at most: sign, 20 digits, point, 10 digits.
+    dose: encrypted.decimal({ precision: 30, scale: 10, nullable: true }),
+    notes: encrypted.text({ maxBytes: 10_000, nullable: true }),
+    scan: encrypted.bytes({ maxBytes: 1_000_000, nullable: true }),
   },
   plain: {
-    status: plainColumn('enum', false, { values: ['active', 'stopped'] }),
-    code: plainColumn('text', true, { maxLength: 20 }),
-    startedAt: plainColumn('dateTime', true),
-    prescriberId: plainColumn('rowId', true),
-    refills: plainColumn('integer'),
-    controlled: plainColumn('boolean'),
+    status: plain.enum(['active', 'stopped']),
+    code: plain.text({ maxLength: 20, nullable: true }),
+    startedAt: plain.dateTime({ nullable: true }),
+    prescriberId: plain.rowId({ nullable: true }),
+    refills: plain.integer(),
+    controlled: plain.boolean(),
   },
 }
 const medications = defineTable(MEDICATIONS)
@@ -421,8 +425,11 @@ describe('declared tables: the migration helpers and the catalog', function () {
   it('addEncryptedColumns: a later migration adds fields, records the new envelope columns, and replays on a new database', async () => {
     const withAllergy = defineTable({
       ...MEDICATIONS,
-      encrypted: { ...MEDICATIONS.encrypted, reaction: enc('text', 500, true) },
-      plain: { ...MEDICATIONS.plain, severity: plainColumn('integer', true) },
+      encrypted: {
+        ...MEDICATIONS.encrypted,
+        reaction: encrypted.text({ maxBytes: 500, nullable: true }),
+      },
+      plain: { ...MEDICATIONS.plain, severity: plain.integer({ nullable: true }) },
     })
     const later: [string, Knex.Migration] = [
       '20261204120000_medication_reaction',
@@ -462,7 +469,10 @@ describe('declared tables: the migration helpers and the catalog', function () {
         // A field that may not be null cannot be added to a table with rows.
         const required = defineTable({
           ...MEDICATIONS,
-          encrypted: { ...MEDICATIONS.encrypted, batch: enc('text', 20) },
+          encrypted: {
+            ...MEDICATIONS.encrypted,
+            batch: encrypted.text({ maxBytes: 20 }),
+          },
         })
         const before = await catalogEntry(db, 'medications')
         const err = await expect(

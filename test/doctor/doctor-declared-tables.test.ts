@@ -1,8 +1,8 @@
 import type { Knex } from 'knex'
 import { expect } from 'chai'
 import { createDb, migrateLatest } from '../../src/db/index.js'
-import type { EncryptedColumn } from '../../src/schema/column.js'
 import { defineTable } from '../../src/schema/define-table.js'
+import { encrypted } from '../../src/schema/encrypted-columns.js'
 import { createEncryptedTable } from '../../src/schema/table-ddl.js'
 import { runDoctor, type DoctorOptions } from '../../src/services/doctor.service.js'
 import { withFreshDatabase } from '../support/fresh-database.js'
@@ -15,19 +15,12 @@ import { check } from './doctor-support.js'
  * columns or envelope CHECKs outside both, and catalog entries the database lacks.
  */
 
-const text = (maxBytes: number): EncryptedColumn => ({
-  kind: 'encrypted',
-  type: 'text',
-  nullable: true,
-  column: undefined,
-  maxBytes,
-  encode: (v) => Buffer.from(String(v)),
-  decode: (b) => b,
-})
-
 const allergies = defineTable({
   name: 'allergies',
-  encrypted: { substance: text(200), reaction: text(500) },
+  encrypted: {
+    substance: encrypted.text({ maxBytes: 200 }),
+    reaction: encrypted.text({ maxBytes: 500, nullable: true }),
+  },
 })
 
 async function withMigrated(body: (db: Knex) => Promise<void>): Promise<void> {
