@@ -74,7 +74,15 @@ const shippedZone = {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', '.emr-vault/', 'bench-results/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      'examples/*/dist/',
+      '.emr-vault/',
+      'bench-results/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -52,14 +52,14 @@ export interface PlainColumn<T = unknown, Nullable extends boolean = boolean> {
 
 export type AnyColumn = EncryptedColumn | PlainColumn
 
-/** The type a column reads back as, `null` included when it is nullable. */
+/** The type a column reads back as, `null` included when it may be nullable (`true` or `boolean`). */
 export type ValueOf<C> =
   C extends EncryptedColumn<infer T, infer N>
-    ? N extends true
+    ? true extends N
       ? T | null
       : T
     : C extends PlainColumn<infer T, infer N>
-      ? N extends true
+      ? true extends N
         ? T | null
         : T
       : never

@@ -81,7 +81,11 @@ export interface TableDeclaration<
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {}
 type RequiredKeys<C> = {
-  [K in keyof C]: C[K] extends { readonly nullable: true } ? never : K
+  [K in keyof C]: C[K] extends { readonly nullable: infer N }
+    ? true extends N
+      ? never
+      : K
+    : K
 }[keyof C]
 type InputOf<C> = { [K in RequiredKeys<C>]: ValueOf<C[K]> } & {
   [K in Exclude<keyof C, RequiredKeys<C>>]?: ValueOf<C[K]>
@@ -103,6 +107,14 @@ export type NewRowOf<D> =
 
 /** What `update` takes: any fields; only nullable ones may be set to `null`. */
 export type ChangesOf<D> = Partial<NewRowOf<D>>
+
+/** The value type of plain field `K`. */
+export type PlainValueOf<D, K extends string> =
+  D extends TableDeclaration<Record<string, EncryptedColumn>, infer P>
+    ? K extends keyof P
+      ? ValueOf<P[K]>
+      : never
+    : never
 
 /** Plain fields, the ones `list` filters and orders on. */
 export type PlainFieldOf<D> =
@@ -264,6 +276,9 @@ export function declareTable<
         `convertingFrom.${name}`,
         'must name a plaintext column that is not a declared or library column',
       )
+    }
+    if (Object.values(convertingFrom).includes(column)) {
+      throw new ValidationError(`convertingFrom.${name}`, `reuses column ${column}`)
     }
     convertingFrom[name] = column
   }

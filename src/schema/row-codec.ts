@@ -44,7 +44,9 @@ export function encodeRow(
     encode: (value: unknown) => unknown,
     out: Record<string, unknown>,
   ) => {
-    const value = values[field.name]
+    // Own properties only: a field named like an Object.prototype member
+    // (`constructor`) must not read the prototype's value when left out.
+    const value = Object.hasOwn(values, field.name) ? values[field.name] : undefined
     if (value === undefined) {
       if (partial || field.def.nullable) return
       throw new ValidationError(field.name, 'is required')
@@ -58,6 +60,10 @@ export function encodeRow(
   }
   for (const field of decl.encryptedFields) {
     each(field, (v) => field.def.encode(v, field.name), encrypted)
+    // While the field is converted from a plaintext column, a write of it
+    // clears that column in the same statement: no stale plaintext stays behind.
+    const source = decl.convertingFrom[field.name]
+    if (source !== undefined && field.column in encrypted) plain[source] = null
   }
   for (const field of decl.plainFields) {
     each(field, (v) => field.def.toDriver(v, field.name), plain)

@@ -5,6 +5,7 @@ import {
 } from '../repositories/conversion.repository.js'
 import type { DeclaredField, TableDeclaration } from '../schema/define-table.js'
 import type { EncryptedColumn } from '../schema/column.js'
+import { listCatalog } from '../schema/catalog.js'
 import type { Executor } from '../sql/prepared.js'
 
 /**
@@ -114,6 +115,20 @@ export async function requireColumns(
     if (!present.has(column)) {
       throw new ValidationError(argument, `${table.name} has no column ${column}`)
     }
+  }
+  // A rotation run from anywhere (the CLI has no declarations) re-encrypts the
+  // catalog's tables: values sealed into a column it does not list would stay
+  // under a key version whose seals a revoke deletes.
+  const entry = (await listCatalog(db)).find((e) => e.table === table.name)
+  if (
+    !entry ||
+    entry.patientColumn !== table.patientColumn ||
+    !entry.columns.includes(field.column)
+  ) {
+    throw new ValidationError(
+      'table',
+      `${table.name}.${field.column} is not in the catalog of declared tables (createEncryptedTable or addEncryptedColumns records it)`,
+    )
   }
   return {
     table: table.name,

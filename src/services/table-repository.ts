@@ -2,6 +2,7 @@ import type {
   ChangesOf,
   NewRowOf,
   PlainFieldOf,
+  PlainValueOf,
   RowOf,
   TableDeclaration,
 } from '../schema/define-table.js'
@@ -12,7 +13,11 @@ import type { VaultContext } from './vault-context.js'
 
 /** `list` options, typed by the declaration. */
 export interface ListRowsOptions<D> extends ListOptions {
-  readonly where?: { readonly [K in PlainFieldOf<D>]?: unknown }
+  /** A value, a list of values (IN), or null (IS NULL) for a nullable field. */
+  readonly where?: {
+    readonly [K in PlainFieldOf<D>]?:
+      PlainValueOf<D, K> | readonly NonNullable<PlainValueOf<D, K>>[]
+  }
   readonly orderBy?: PlainFieldOf<D> | 'createdAt' | 'updatedAt'
 }
 

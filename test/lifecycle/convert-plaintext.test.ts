@@ -29,6 +29,7 @@ describe('convert a plaintext column into a declared encrypted field', function 
   let recovery: { publicKey: Buffer; privateKey: Buffer }
   let admin: Session
   let clinician: Session
+  let clinicianPassword: string
   let legacy: mysql.Connection
   let tableNo = 0
 
@@ -38,6 +39,7 @@ describe('convert a plaintext column into a declared encrypted field', function 
     const c = await registerTestUser(vault, 'cv-clinician')
     admin = await vault.login(a.username, a.password)
     clinician = await vault.login(c.username, c.password)
+    clinicianPassword = c.password
     legacy = await legacyConnection(own.name())
   })
   after(async () => {
@@ -133,6 +135,30 @@ describe('convert a plaintext column into a declared encrypted field', function 
       field: 'drug',
     })
     expect(nothing).to.deep.include({ patients: 0, rows: 0, cleared: 0, finished: true })
+  })
+
+  it('while it runs, the repository reads the plaintext of unconverted rows, and a write of the field clears its plaintext in the same statement', async () => {
+    const { table, values } = await setUp(1, 2)
+    const decl = medications(table)
+    const { vault: appVault } = testVault({ db: own.db(), tables: [decl] })
+    const c = await appVault.login(clinician.username, clinicianPassword)
+    try {
+      const [first, second] = values as [SourceRowValues, SourceRowValues]
+      const meds = c.table(decl)
+      expect((await meds.get(first.patientId, first.id)).drug).to.equal(first.drug)
+      await meds.update(first.patientId, first.id, { drug: 'changed by the app' })
+      const [[row]] = (await legacy.query(
+        'SELECT drug_plain AS p FROM ?? WHERE id = UNHEX(REPLACE(?, "-", ""))',
+        [table, first.id],
+      )) as [{ p: string | null }[], unknown]
+      expect(row!.p).to.equal(null)
+      expect((await meds.get(first.patientId, first.id)).drug).to.equal(
+        'changed by the app',
+      )
+      expect((await meds.get(second.patientId, second.id)).drug).to.equal(second.drug)
+    } finally {
+      c.close()
+    }
   })
 
   it('dry run: counts what would change, checks every value, writes nothing', async () => {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Knex } from 'knex'
+import { recordInCatalog } from '../../src/schema/catalog.js'
 import mysql from 'mysql2/promise'
 import { wipe } from '../../src/crypto/bytes.js'
 import { newRowId, rowIdToString } from '../../src/db/row-id.js'
@@ -65,6 +66,9 @@ export async function createMedicationsTable(db: Knex, table: string): Promise<v
      )`,
     [table],
   )
+  // What the app's migration does when it declares the table (addEncryptedColumns
+  // records it too): rotation run from anywhere then covers the new columns.
+  await recordInCatalog(db, medications(table))
 }
 
 export interface SourceRowValues {
