@@ -52,6 +52,22 @@ export {
   type DriftKind,
   type DriftProblem,
 } from './schema/table-drift.js'
+// Bringing existing data into declared tables: the options and results of
+// vault.convertPlaintextColumn / convertLegacyColumn, the error of a legacy
+// value that does not decrypt, and MySQL's two-argument AES_DECRYPT (aes-128-ecb)
+// in Node, for a key resolver that unwraps a per-patient legacy key.
+export type {
+  ConversionOptions,
+  ConversionProgress,
+  ConversionResult,
+} from './services/conversion-job.js'
+export type { ConvertPlaintextOptions } from './services/convert-plaintext.service.js'
+export type {
+  ConvertLegacyOptions,
+  LegacyKeyResolver,
+} from './services/convert-legacy.service.js'
+export { LegacyKeyError } from './errors/index.js'
+export { mysqlAesEcbDecrypt } from './crypto/mysql-aes-ecb.js'
 export type {
   RotateAllProgress,
   RotateAllResult,

@@ -12,6 +12,7 @@ describe('public API (src/index.ts)', () => {
       'DatabaseError',
       'IntegrityError',
       'KDF_POLICY',
+      'LegacyKeyError',
       'MigrationError',
       'NotFoundError',
       'ValidationError',
@@ -33,6 +34,7 @@ describe('public API (src/index.ts)', () => {
       'migrateLatest',
       'migrateRollback',
       'migrationStatus',
+      'mysqlAesEcbDecrypt',
       'openVault',
       'plain',
       'runDoctor',
@@ -71,6 +73,7 @@ describe('public API (src/index.ts)', () => {
       new api.IntegrityError('bad tag').code,
       new api.ConfigurationError('bad').code,
       new api.MigrationError('locked', 'held').code,
+      new api.LegacyKeyError('t', 'c', 'row', 'patient').code,
     ]
     expect(codes).to.deep.equal([
       'VALIDATION',
@@ -80,6 +83,41 @@ describe('public API (src/index.ts)', () => {
       'INTEGRITY',
       'CONFIGURATION',
       'CONFIGURATION',
+      'INTEGRITY',
+    ])
+    // A wrong legacy key is an integrity failure: caught as one, told apart by class.
+    expect(new api.LegacyKeyError('t', 'c', 'row', 'patient')).to.be.instanceOf(
+      api.IntegrityError,
+    )
+  })
+
+  it('exports the types of the conversions', () => {
+    // Checked by tsc: each annotation names a type the package exports.
+    const progress: api.ConversionProgress = { patients: 1, rows: 2, total: 3 }
+    const common: api.ConversionOptions = { dryRun: true, onProgress: () => {} }
+    const resolver: api.LegacyKeyResolver = async () => Buffer.alloc(16)
+    const legacy: api.ConvertLegacyOptions = {
+      ...common,
+      field: 'note',
+      from: 'note_legacy',
+      key: resolver,
+    }
+    const plaintext: api.ConvertPlaintextOptions = { ...common, field: 'drug' }
+    const result: api.ConversionResult = {
+      table: 'medications',
+      field: 'drug',
+      column: 'drug_plain',
+      dryRun: true,
+      patients: progress.patients,
+      rows: progress.rows,
+      cleared: 0,
+      finished: true,
+      remaining: { patients: 1, rows: 2 },
+    }
+    expect([legacy.from, plaintext.field, result.column]).to.deep.equal([
+      'note_legacy',
+      'drug',
+      'drug_plain',
     ])
   })
 })
