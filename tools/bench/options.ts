@@ -8,6 +8,7 @@ export const SCENARIOS = [
   'grant',
   'login',
   'memory',
+  'declared',
 ] as const
 export type ScenarioId = (typeof SCENARIOS)[number]
 
