@@ -13,7 +13,12 @@ import { decodeDeclaredRow } from '../../src/services/declared-rows.service.js'
 import { patientFieldKeys } from '../../src/services/patient-access.js'
 import { inTransaction } from '../../src/services/transaction.js'
 import type { SqlFieldKeys } from '../../src/sql/envelope-sql.js'
-import { executeWrite, selectRows, type Executor } from '../../src/sql/prepared.js'
+import {
+  executeWrite,
+  observeStatements,
+  selectRows,
+  type Executor,
+} from '../../src/sql/prepared.js'
 import {
   BENCH_MEDICATIONS,
   createDeclaredBenchTables,
@@ -291,6 +296,29 @@ export const declaredTableScenario: Scenario = async ({ opts, bench, log }) => {
     )
   ).map((r) => r.id)
 
+  // What each public call sends to the server, counted once through the statement seam.
+  const statementsOf = async (call: () => Promise<unknown>): Promise<string> => {
+    const seen: string[] = []
+    observeStatements((e) => {
+      seen.push(e.operation)
+    })
+    try {
+      await call()
+    } finally {
+      observeStatements(undefined)
+    }
+    return `${seen.length} statements (${seen.join(', ')}) + BEGIN/COMMIT`
+  }
+  const statements = {
+    get: await statementsOf(() => repo.get(readPatient, rowIdToString(vaultIds[0]!))),
+    list: await statementsOf(() =>
+      repo.list(readPatient, { orderBy: 'orderedAt', limit: PAGE }),
+    ),
+    insert: await statementsOf(() =>
+      repo.insert(writePatient, sampleMedication(999_999)),
+    ),
+  }
+
   const steps = new Map<string, number[]>()
   const run = async (
     what: string,
@@ -429,7 +457,7 @@ export const declaredTableScenario: Scenario = async ({ opts, bench, log }) => {
       repo: ['plaintext', 'envelope'],
       service: ['plain-audited', 'plain-acl-audited', 'no-audit', 'session'],
     },
-    { repo: [], service: [] },
+    { repo: [], service: [`session.table().get: ${statements.get}.`] },
   )
 
   // --- read a 50-row page -----------------------------------------------------
@@ -590,7 +618,7 @@ export const declaredTableScenario: Scenario = async ({ opts, bench, log }) => {
         'Both stores read LIMIT 51 (one look-ahead row, as list does) through the index (patient_id, ordered_at, id) and hand back 50 typed rows.',
         'Tag checks ≈ sql-open − decrypt-only; AES ≈ decrypt-only − raw-envelopes; Node decode ≈ envelope − sql-open.',
       ],
-      service: [],
+      service: [`session.table().list: ${statements.list}.`],
     },
   )
 
@@ -682,6 +710,7 @@ export const declaredTableScenario: Scenario = async ({ opts, bench, log }) => {
       repo: [],
       service: [
         'The emr-vault audit append is lock head + INSERT + UPDATE (a MAC chain); the plaintext log is one INSERT.',
+        `session.table().insert: ${statements.insert}.`,
       ],
     },
   )
