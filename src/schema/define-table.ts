@@ -113,6 +113,8 @@ export type PlainFieldOf<D> =
 const TABLE_NAME = /^[a-z][a-z0-9_]{0,63}$/
 const COLUMN_NAME = /^[a-z][a-z0-9_]{0,63}$/
 const FIELD_NAME = /^[a-z][A-Za-z0-9]{0,62}$/
+/** Columns of every declared table besides its patient column. */
+const LIBRARY_COLUMNS = ['id', 'created_at', 'updated_at']
 /** Fields every row already has. */
 const RESERVED_FIELDS = new Set(['id', 'patientId', 'createdAt', 'updatedAt'])
 const ENCRYPTED_TYPES = new Set([
@@ -132,10 +134,24 @@ export function snakeCase(name: string): string {
   return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 }
 
+/** The methods the repository calls on a column of each kind. */
+const METHODS = {
+  encrypted: ['encode', 'decode'],
+  plain: ['toDriver', 'fromDriver'],
+} as const
+
 function checkColumn(def: unknown, kind: 'encrypted' | 'plain', field: string): void {
   const types = kind === 'encrypted' ? ENCRYPTED_TYPES : PLAIN_TYPES
-  const d = def as Partial<AnyColumn> | null
-  if (typeof d !== 'object' || d === null || d.kind !== kind || !types.has(d.type!)) {
+  const d = def as Record<string, unknown> | null
+  if (
+    typeof d !== 'object' ||
+    d === null ||
+    d.kind !== kind ||
+    !types.has(d.type as string) ||
+    typeof d.nullable !== 'boolean' ||
+    (d.column !== undefined && typeof d.column !== 'string') ||
+    METHODS[kind].some((method) => typeof d[method] !== 'function')
+  ) {
     throw new ValidationError(
       `${kind}.${field}`,
       `must be a column made by ${kind}.<type>(), e.g. ${kind}.text()`,
@@ -200,12 +216,18 @@ export function declareTable<
   if (typeof patientColumn !== 'string' || !COLUMN_NAME.test(patientColumn)) {
     throw new ValidationError('patientColumn', 'must be a lower-case column name')
   }
+  if (LIBRARY_COLUMNS.includes(patientColumn)) {
+    throw new ValidationError(
+      'patientColumn',
+      `is ${patientColumn}, a column the library keeps for every row`,
+    )
+  }
   const encryptedFields = resolve(spec.encrypted, 'encrypted')
   if (encryptedFields.length === 0) {
     throw new ValidationError('encrypted', 'must declare at least one encrypted column')
   }
   const plainFields = resolve(spec.plain, 'plain')
-  const own = new Set(['id', patientColumn, 'created_at', 'updated_at'])
+  const own = new Set([...LIBRARY_COLUMNS, patientColumn])
   const names = new Set<string>()
   const columns = new Set<string>()
   for (const field of [...encryptedFields, ...plainFields]) {

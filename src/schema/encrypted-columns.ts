@@ -94,6 +94,11 @@ function ascii(bytes: Buffer): string {
   return bytes.toString('latin1')
 }
 
+/**
+ * Factories return a column of `NoInfer<N>`: written inside defineTable({ encrypted: {...} }),
+ * TypeScript would otherwise infer N from the expected type (a column of any
+ * nullability), `boolean`, and every field would read back as `T | null`.
+ */
 function build<T, N extends boolean>(
   type: EncryptedType,
   { nullable, column }: ReturnType<typeof commonOptions>,

@@ -40,6 +40,11 @@ export interface PlainIntegerOptions<N extends boolean> extends ColumnOptions<N>
 const MAX_VARCHAR_CHARACTERS = 16383
 const MAX_ENUM_CHARACTERS = 64
 
+/**
+ * Factories return a column of `NoInfer<N>`: written inside defineTable({ plain: {...} }),
+ * TypeScript would otherwise infer N from the expected type (a column of any
+ * nullability), `boolean`, and every field would read back as `T | null`.
+ */
 function build<T, N extends boolean>(
   type: PlainType,
   { nullable, column }: ReturnType<typeof commonOptions>,
@@ -194,8 +199,9 @@ function boolean<N extends boolean = false>(
 const DATETIME_STRING = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?$/
 
 /**
- * MySQL's supported DATETIME range; below it, mysql2's binary-protocol reader
- * also builds the Date with Date.UTC, which takes years 0 to 99 as 1900 to 1999.
+ * MySQL's supported DATETIME range. Below it mysql2 3.24 does not read back
+ * what was written: a DATETIME in the year 0050 arrives as 1950 (measured on
+ * MySQL 9.7 and MariaDB 11.8, prepared and text protocol alike).
  */
 function inDateTimeRange(value: Date): boolean {
   const year = value.getUTCFullYear()

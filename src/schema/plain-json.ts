@@ -43,6 +43,8 @@ function problemIn(
       return Object.is(value, -0) ? 'holds -0 (JSON keeps no sign on zero)' : undefined
     case 'object':
       break
+    case 'undefined':
+      return 'holds undefined'
     default:
       return `holds a ${typeof value}`
   }

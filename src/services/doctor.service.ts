@@ -1,8 +1,10 @@
 import type { Knex } from 'knex'
 import { VaultError } from '../errors/index.js'
+import type { TableDeclaration } from '../schema/define-table.js'
 import { APP_ACCOUNT, WATCHING_ACCOUNTS, accountChecks } from './doctor-accounts.js'
 import { AUDIT_PLUGINS, auditPluginsCheck } from './doctor-audit-plugins.js'
 import type { CheckLine, PostureCheck } from './doctor-check.js'
+import { DECLARED_TABLES, declaredTablesCheck } from './doctor-declared-tables.js'
 import { diagnosticsChannelsCheck } from './doctor-diagnostics-channels.js'
 import {
   BINLOG_FORMAT,
@@ -47,6 +49,11 @@ export interface DoctorOptions {
    * `app_account_privileges`. Default: `process.env.NODE_ENV === 'production'`.
    */
   readonly production?: boolean
+  /**
+   * The application's declared tables (the vault's registry). Their envelope
+   * columns count as covered besides those in the catalog of declared tables.
+   */
+  readonly tables?: readonly TableDeclaration[]
 }
 
 /** The default of `production` for runDoctor and openVault. */
@@ -92,8 +99,8 @@ async function guarded(
  * the SESSION block_encryption_mode the pool applies anyway). The PASS/WARN/FAIL
  * rules are documented beside each check: doctor-server.ts, doctor-logs.ts,
  * doctor-audit-plugins.ts, doctor-accounts.ts (privileges: doctor-grants.ts),
- * doctor-transport.ts, doctor-schema.ts, doctor-recovery-key.ts,
- * doctor-diagnostics-channels.ts.
+ * doctor-transport.ts, doctor-schema.ts, doctor-declared-tables.ts,
+ * doctor-recovery-key.ts, doctor-diagnostics-channels.ts.
  *
  * Never throws for a check that cannot run: that check reports FAIL with the
  * error's code.
@@ -126,6 +133,7 @@ export async function runDoctor(
     await guarded([TLS], () => transportCheck(db)),
     await guarded([PRIMARY_KEY], () => primaryKeyCheck(needFacts())),
     await guarded([SCHEMA_VERSION], () => schemaCheck(db)),
+    await guarded([DECLARED_TABLES], () => declaredTablesCheck(db, options.tables)),
     [recoveryKeyCheck(options.recoveryPublicKey)],
     [diagnosticsChannelsCheck()],
   ]

@@ -120,8 +120,13 @@ export async function readPatient(
     ])
   })
   if (!row) throw new NotFoundError('patient', patientId)
-  const { patientId: _self, ...fields } = decodeDeclaredRow(PATIENTS, row)
-  return { ...fields, keyVersion: row['current_key_version'] } as unknown as Patient
+  // The patient is the row: its patientId is its id, not a field of a Patient.
+  const { id: _id, patientId: _patientId, ...fields } = decodeDeclaredRow(PATIENTS, row)
+  return {
+    ...fields,
+    id: patientId,
+    keyVersion: row['current_key_version'] as number,
+  }
 }
 
 /** Re-encrypts the given demographics; fields not given are left as they are. */

@@ -23,6 +23,7 @@ const IDS = [
   'tls',
   'primary_key_required',
   'schema_version',
+  'declared_tables',
   'recovery_key',
   'diagnostics_channels',
 ]
@@ -73,6 +74,7 @@ describe('doctor on the local test server', () => {
       'audit_plugins',
       'tls',
       'schema_version',
+      'declared_tables',
       'recovery_key',
       'diagnostics_channels',
     ]) {

@@ -201,15 +201,15 @@ describe('transactions: lost connections and lock order', () => {
     const alice = await vault.login(a.username, a.password)
     try {
       const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
-      const { held, release } = holdFirst('update patient')
+      const { held, release } = holdFirst('update patients')
       const updates: string[] = []
       const count = (e: { operation: string }) => {
-        if (e.operation === 'update patient') updates.push(e.operation)
+        if (e.operation === 'update patients') updates.push(e.operation)
       }
       const first = alice.updatePatient(patientId, { phone: 'first' })
       await held
       // From here on count the UPDATE statements (the held one was the first).
-      updates.push('update patient')
+      updates.push('update patients')
       observeStatements(count)
       const second = alice.updatePatient(patientId, { phone: 'second' })
       await sleep(300)
