@@ -23,6 +23,35 @@ export {
   type PostureCheck,
 } from './services/doctor.service.js'
 export type { Session } from './services/session.js'
+// Declared tables: an application's own encrypted tables, their repository and migrations.
+export {
+  defineTable,
+  type ChangesOf,
+  type DeclaredField,
+  type NewRowOf,
+  type PlainFieldOf,
+  type RowOf,
+  type TableDeclaration,
+  type TableSpec,
+} from './schema/define-table.js'
+export type { EncryptedColumn, PlainColumn, ValueOf } from './schema/column.js'
+export { encrypted, type TextPattern } from './schema/encrypted-columns.js'
+export { plain } from './schema/plain-columns.js'
+export type {
+  ListRowsOptions,
+  RowPage,
+  TableRepository,
+} from './services/table-repository.js'
+export {
+  addEncryptedColumns,
+  createEncryptedTable,
+  dropEncryptedTable,
+} from './schema/table-ddl.js'
+export {
+  describeTableDrift,
+  type DriftKind,
+  type DriftProblem,
+} from './schema/table-drift.js'
 export type {
   RotateAllProgress,
   RotateAllResult,

@@ -16,21 +16,49 @@ describe('public API (src/index.ts)', () => {
       'NotFoundError',
       'ValidationError',
       'VaultError',
+      'addEncryptedColumns',
       'auditReport',
       'createDb',
+      'createEncryptedTable',
       'createVault',
       'dbConfigFromEnv',
+      'defineTable',
       'deploymentKeysFromEnv',
+      'describeTableDrift',
+      'dropEncryptedTable',
       'emrVaultMigrations',
+      'encrypted',
       'generateRecoveryKeyPair',
       'isDbConfigured',
       'migrateLatest',
       'migrateRollback',
       'migrationStatus',
       'openVault',
+      'plain',
       'runDoctor',
       'verifyAuditChain',
       'worstStatus',
+    ])
+  })
+
+  it('exports exactly these column factories', () => {
+    expect(Object.keys(api.encrypted)).to.deep.equal([
+      'text',
+      'date',
+      'dateTime',
+      'integer',
+      'decimal',
+      'boolean',
+      'json',
+      'bytes',
+    ])
+    expect(Object.keys(api.plain)).to.deep.equal([
+      'text',
+      'integer',
+      'boolean',
+      'dateTime',
+      'rowId',
+      'enum',
     ])
   })
 

@@ -1,6 +1,7 @@
 import type { Command } from './command.js'
 import { accessCommands } from './commands/access.js'
 import { auditCommands } from './commands/audit.js'
+import { convertCommands } from './commands/convert.js'
 import { databaseCommands } from './commands/database.js'
 import { doctorCommands } from './commands/doctor.js'
 import { recoveryCommands } from './commands/recovery.js'
@@ -12,6 +13,7 @@ export const COMMANDS: readonly Command[] = [
   ...userCommands,
   ...accessCommands,
   ...recoveryCommands,
+  ...convertCommands,
   ...auditCommands,
   ...doctorCommands,
 ]

@@ -162,7 +162,9 @@ export async function deleteDeclaredRow(
 ): Promise<boolean> {
   const { affectedRows } = await executeWrite(
     db,
-    db(decl.name).delete().where({ id, [decl.patientColumn]: patientId }),
+    db(decl.name)
+      .delete()
+      .where({ id, [decl.patientColumn]: patientId }),
     `delete from ${decl.name}`,
   )
   return affectedRows === 1

@@ -27,7 +27,11 @@ export function envelopeTable(
  */
 export function envelopeTablesOf(
   declarations: Iterable<TableDeclaration>,
-  catalog: readonly { table: string; patientColumn: string; columns: readonly string[] }[],
+  catalog: readonly {
+    table: string
+    patientColumn: string
+    columns: readonly string[]
+  }[],
 ): EnvelopeTable[] {
   const byName = new Map<string, { patientColumn: string; columns: Set<string> }>()
   const add = (table: string, patientColumn: string, columns: readonly string[]) => {

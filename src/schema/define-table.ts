@@ -195,6 +195,15 @@ export function defineTable<
   E extends Record<string, EncryptedColumn>,
   P extends Record<string, PlainColumn> = Record<never, PlainColumn>,
 >(spec: TableSpec<E, P>): TableDeclaration<E, P> {
+  // Only the chart's `patients` is its own patient (declareTable): in any other
+  // table the row and the patient are two things.
+  const patientColumn = (spec as { patientColumn?: unknown } | null)?.patientColumn
+  if (typeof patientColumn === 'string' && LIBRARY_COLUMNS.includes(patientColumn)) {
+    throw new ValidationError(
+      'patientColumn',
+      `is ${patientColumn}, a column the library keeps for every row`,
+    )
+  }
   return declareTable(spec, ROW_AUDIT_ACTIONS)
 }
 
@@ -215,12 +224,6 @@ export function declareTable<
   const patientColumn = spec.patientColumn ?? 'patient_id'
   if (typeof patientColumn !== 'string' || !COLUMN_NAME.test(patientColumn)) {
     throw new ValidationError('patientColumn', 'must be a lower-case column name')
-  }
-  if (LIBRARY_COLUMNS.includes(patientColumn)) {
-    throw new ValidationError(
-      'patientColumn',
-      `is ${patientColumn}, a column the library keeps for every row`,
-    )
   }
   const encryptedFields = resolve(spec.encrypted, 'encrypted')
   if (encryptedFields.length === 0) {

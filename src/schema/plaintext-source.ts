@@ -9,7 +9,11 @@ import type { EncryptedColumn } from './column.js'
  * strings (supportBigNumbers), TINYINT as numbers. Anything else is passed on
  * and the field's own check decides.
  */
-export function plaintextInput(def: EncryptedColumn, raw: unknown, field: string): unknown {
+export function plaintextInput(
+  def: EncryptedColumn,
+  raw: unknown,
+  field: string,
+): unknown {
   const asText = () => (Buffer.isBuffer(raw) ? raw.toString('utf8') : raw)
   switch (def.type) {
     case 'text':
@@ -39,6 +43,10 @@ export function plaintextInput(def: EncryptedColumn, raw: unknown, field: string
 }
 
 /** The value of a plaintext column in the field's declared type, checked as a write would be. */
-export function plaintextValue(def: EncryptedColumn, raw: unknown, field: string): unknown {
+export function plaintextValue(
+  def: EncryptedColumn,
+  raw: unknown,
+  field: string,
+): unknown {
   return def.decode(def.encode(plaintextInput(def, raw, field), field))
 }

@@ -49,6 +49,9 @@ export const AUDIT_ACTIONS = [
   'emergency.setup',
   'emergency.grant',
   'emergency.revoke',
+  'convert.plaintext',
+  'convert.legacy',
+  'convert.drop',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 

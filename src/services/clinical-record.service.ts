@@ -55,7 +55,9 @@ export async function listRecords(
     },
     (found) => ({ detail: `${found.length} records` }),
   )
-  return found.map((row) => rows.decodeDeclaredRow(CLINICAL_RECORDS, row) as ClinicalRecord)
+  return found.map(
+    (row) => rows.decodeDeclaredRow(CLINICAL_RECORDS, row) as ClinicalRecord,
+  )
 }
 
 export async function readRecord(

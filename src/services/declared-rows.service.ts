@@ -24,7 +24,10 @@ import type { VaultContext } from './vault-context.js'
  */
 
 /** The registered declaration, or a ValidationError: rotation covers only those. */
-export function registeredTable(ctx: VaultContext, decl: TableDeclaration): TableDeclaration {
+export function registeredTable(
+  ctx: VaultContext,
+  decl: TableDeclaration,
+): TableDeclaration {
   const name = (decl as { name?: unknown } | null)?.name
   if (typeof name !== 'string' || ctx.tables.get(name) !== decl) {
     throw new ValidationError(
@@ -35,12 +38,7 @@ export function registeredTable(ctx: VaultContext, decl: TableDeclaration): Tabl
   return decl
 }
 
-function act(
-  user: UnlockedUser,
-  action: string,
-  patientId: Buffer,
-  detail: string,
-) {
+function act(user: UnlockedUser, action: string, patientId: Buffer, detail: string) {
   return {
     actorUserId: user.userIdBytes,
     action: action as AuditAction,

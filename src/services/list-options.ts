@@ -43,7 +43,10 @@ function cursorValue(def: PlainColumn | undefined, raw: unknown): unknown {
 }
 
 function badCursor(): ValidationError {
-  return new ValidationError('after', 'is not a cursor of this list (same orderBy and direction)')
+  return new ValidationError(
+    'after',
+    'is not a cursor of this list (same orderBy and direction)',
+  )
 }
 
 function parseCursor(
@@ -126,14 +129,20 @@ export function listQuery(decl: TableDeclaration, options: ListOptions): ListQue
       filters.push({ column: field.column, value: null })
     } else if (Array.isArray(value)) {
       if (value.length === 0 || value.length > LIST_LIMIT_MAX) {
-        throw new ValidationError(`where.${name}`, `must list 1 to ${LIST_LIMIT_MAX} values`)
+        throw new ValidationError(
+          `where.${name}`,
+          `must list 1 to ${LIST_LIMIT_MAX} values`,
+        )
       }
       filters.push({
         column: field.column,
         value: value.map((v) => field.def.toDriver(v, `where.${name}`)),
       })
     } else {
-      filters.push({ column: field.column, value: field.def.toDriver(value, `where.${name}`) })
+      filters.push({
+        column: field.column,
+        value: field.def.toDriver(value, `where.${name}`),
+      })
     }
   }
   const orderDef = orderPlain?.def

@@ -76,9 +76,17 @@ export async function createPatient(
       patientId: id,
     } as const
     await auditedTransaction(ctx, act, async (trx) => {
-      await insertDeclaredRow(trx, PATIENTS, { id, patientId: id }, plain, encrypted, keys, {
-        current_key_version: FIRST_KEY_VERSION,
-      })
+      await insertDeclaredRow(
+        trx,
+        PATIENTS,
+        { id, patientId: id },
+        plain,
+        encrypted,
+        keys,
+        {
+          current_key_version: FIRST_KEY_VERSION,
+        },
+      )
       await insertKeyVersion(trx, id, FIRST_KEY_VERSION, session.userIdBytes)
       await insertGrant(trx, {
         patient_id: id,

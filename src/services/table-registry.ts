@@ -12,12 +12,20 @@ export function tableRegistry(
   tables: readonly TableDeclaration[] | undefined,
 ): ReadonlyMap<string, TableDeclaration> {
   if (tables !== undefined && !Array.isArray(tables)) {
-    throw new ConfigurationError('"tables" must be an array of declarations (defineTable)')
+    throw new ConfigurationError(
+      '"tables" must be an array of declarations (defineTable)',
+    )
   }
   const registry = new Map<string, TableDeclaration>()
   for (const decl of [...CHART_TABLES, ...(tables ?? [])]) {
-    if (typeof decl !== 'object' || decl === null || !Array.isArray(decl.encryptedFields)) {
-      throw new ConfigurationError('"tables" must hold declarations made by defineTable()')
+    if (
+      typeof decl !== 'object' ||
+      decl === null ||
+      !Array.isArray(decl.encryptedFields)
+    ) {
+      throw new ConfigurationError(
+        '"tables" must hold declarations made by defineTable()',
+      )
     }
     if (registry.has(decl.name)) {
       throw new ConfigurationError(`table ${decl.name} is declared twice`)

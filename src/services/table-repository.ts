@@ -51,24 +51,12 @@ export class TableRepository<D extends TableDeclaration> {
 
   /** A page of the patient's rows, filtered and ordered on plain fields. */
   list(patientId: string, options: ListRowsOptions<D> = {}): Promise<RowPage<D>> {
-    return rows.listRows(
-      this.#ctx,
-      this.#user,
-      this.#decl,
-      patientId,
-      options,
-    )
+    return rows.listRows(this.#ctx, this.#user, this.#decl, patientId, options)
   }
 
   /** Opens rows the application found with its own query, in the order of `ids`. */
   open(patientId: string, ids: readonly string[]): Promise<RowOf<D>[]> {
-    return rows.openRows(
-      this.#ctx,
-      this.#user,
-      this.#decl,
-      patientId,
-      ids,
-    )
+    return rows.openRows(this.#ctx, this.#user, this.#decl, patientId, ids)
   }
 
   /** Writes the given fields; the others keep their values. */

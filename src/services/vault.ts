@@ -8,6 +8,12 @@ import type { NewUser, UserSummary } from './domain.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import { tableRegistry } from './table-registry.js'
 import * as breakGlass from './break-glass.service.js'
+import type { ConversionResult } from './conversion-job.js'
+import * as convertLegacy from './convert-legacy.service.js'
+import type { ConvertLegacyOptions } from './convert-legacy.service.js'
+import * as convertPlaintext from './convert-plaintext.service.js'
+import type { ConvertPlaintextOptions } from './convert-plaintext.service.js'
+import * as dropPlaintext from './drop-plaintext.service.js'
 import * as recovery from './recovery.service.js'
 import * as rotation from './rotation.service.js'
 import type { RotateAllProgress, RotateAllResult } from './rotation.service.js'
@@ -94,6 +100,30 @@ export interface Vault {
     patientId: string,
     userId: string,
   ): Promise<{ created: boolean }>
+  /**
+   * Converts the plaintext column `convertingFrom` names for a field into its
+   * envelopes, one transaction per patient; resumable, stoppable, with a dry run.
+   */
+  convertPlaintextColumn(
+    authority: RecoveryAuthority,
+    table: TableDeclaration,
+    options: ConvertPlaintextOptions,
+  ): Promise<ConversionResult>
+  /**
+   * Converts a column of MySQL `AES_ENCRYPT(value, key)` (aes-128-ecb) into a
+   * field's envelopes under each patient's key; the operator supplies the key.
+   */
+  convertLegacyColumn(
+    authority: RecoveryAuthority,
+    table: TableDeclaration,
+    options: ConvertLegacyOptions,
+  ): Promise<ConversionResult>
+  /** Drops the column converted from, once no row holds a value in it. */
+  dropPlaintextColumn(
+    admin: Session,
+    table: TableDeclaration,
+    column: string,
+  ): Promise<{ table: string; column: string }>
 }
 
 export function createVault(options: VaultOptions): Vault {
@@ -148,5 +178,21 @@ export function createVault(options: VaultOptions): Vault {
       breakGlass.grantEmergencyKey(ctx, credentialsOf(authority), userId),
     restorePatientAccess: async (authority, patientId, userId) =>
       recovery.restorePatientAccess(ctx, credentialsOf(authority), patientId, userId),
+    convertPlaintextColumn: async (authority, table, options) =>
+      convertPlaintext.convertPlaintextColumn(
+        ctx,
+        credentialsOf(authority),
+        table,
+        options,
+      ),
+    convertLegacyColumn: async (authority, table, options) =>
+      convertLegacy.convertLegacyColumn(ctx, credentialsOf(authority), table, options),
+    dropPlaintextColumn: async (admin, table, column) =>
+      dropPlaintext.dropPlaintextColumn(
+        ctx,
+        unlockedUserOf(admin, 'admin'),
+        table,
+        column,
+      ),
   }
 }

@@ -78,7 +78,8 @@ export const uuid = (id: Buffer): string => rowIdToString(id)
 export function eventFor(i: number): AuditEvent {
   // Every tenth event a break-glass one, however long the list of actions grows:
   // the report's break-glass-first order needs several in the first 50.
-  const action = i % 10 === 5 ? 'break_glass.open' : AUDIT_ACTIONS[i % AUDIT_ACTIONS.length]!
+  const action =
+    i % 10 === 5 ? 'break_glass.open' : AUDIT_ACTIONS[i % AUDIT_ACTIONS.length]!
   const reason = action.startsWith('break_glass.')
     ? 'unconscious patient in ED, no registered clinician on shift'
     : i % 6 === 0

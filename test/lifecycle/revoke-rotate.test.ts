@@ -78,9 +78,9 @@ describe('revoke and rotate', () => {
       .where('table_schema', db.raw('DATABASE()'))
       .andWhere('column_name', 'like', '%\\_enc')
     const inSchema = rows.map((r: { t: string; c: string }) => `${r.t}.${r.c}`).sort()
-    const covered = (await envelopeTablesIn(db)).flatMap((s) =>
-      s.columns.map((c) => `${s.table}.${c}`),
-    ).sort()
+    const covered = (await envelopeTablesIn(db))
+      .flatMap((s) => s.columns.map((c) => `${s.table}.${c}`))
+      .sort()
     expect(covered).to.deep.equal(inSchema)
   })
 

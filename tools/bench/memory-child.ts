@@ -127,9 +127,7 @@ async function exportCharts(
       for (;;) {
         const query = db('clinical_records as r')
           .select('r.id', 'r.kind', 'r.created_at')
-          .select(
-            openColumns(db, 'clinical_records', 'r', RECORD_COLUMNS, keys),
-          )
+          .select(openColumns(db, 'clinical_records', 'r', RECORD_COLUMNS, keys))
           .where('r.patient_id', pid)
         if (after)
           query.andWhereRaw('(r.created_at, r.id) > (?, ?)', [after.created_at, after.id])

@@ -97,19 +97,17 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
     one('app-gcm', 'app-side AES-256-GCM (cloak format)', (r) =>
       insertRows(b.db, APP_RECORDS, [appRow(newRowId(), pid, author, r, appKey)]),
     ),
-    one('envelope', 'emr-vault SQL envelope (repository insert)', (r) =>
-      {
-        const { plain, encrypted } = encodeRow(CLINICAL_RECORDS, recordRow(r), false)
-        return insertDeclaredRow(
-          b.db,
-          CLINICAL_RECORDS,
-          { id: newRowId(), patientId: pid },
-          plain,
-          encrypted,
-          keys,
-        )
-      },
-    ),
+    one('envelope', 'emr-vault SQL envelope (repository insert)', (r) => {
+      const { plain, encrypted } = encodeRow(CLINICAL_RECORDS, recordRow(r), false)
+      return insertDeclaredRow(
+        b.db,
+        CLINICAL_RECORDS,
+        { id: newRowId(), patientId: pid },
+        plain,
+        encrypted,
+        keys,
+      )
+    }),
     one(
       'no-audit',
       'emr-vault: grant check + envelope, in a transaction, no audit',

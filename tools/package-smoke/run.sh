@@ -5,6 +5,8 @@
 #   - runs smoke.mjs (import) and smoke.cjs (require), each on a fresh database;
 #   - type-checks smoke.ts as an ES module and as CommonJS (tsc --strict,
 #     skipLibCheck off, module nodenext), once more with the strictest options;
+#   - builds the example application (examples/clinic-app) with its own
+#     tsconfig and runs it;
 #   - runs the installed command: --version, --help, db env, migrate status.
 # The scripts start a private local MySQL through emr-vault/testing, with its
 # state inside the temporary project (never the repository's own .emr-vault),
@@ -135,6 +137,16 @@ check "the same with --exactOptionalPropertyTypes --noUncheckedIndexedAccess" \
 # emr-vault/testing through "typesVersions".
 check "tsc --strict, module commonjs, moduleResolution node10: smoke.cts" \
   tsc --module commonjs --moduleResolution node10 smoke.cts
+
+echo "--- the example application (examples/clinic-app) on the installed package"
+# Its own tsconfig (strict, skipLibCheck off), emr-vault and knex from this
+# project's node_modules; built to JavaScript and run on the local server.
+cp -R "$repo/examples/clinic-app" clinic-app
+rm -rf clinic-app/node_modules clinic-app/dist
+check "examples/clinic-app: tsc -p against the installed declarations" \
+  npx --no -- tsc -p clinic-app
+check "examples/clinic-app: migrate beside emr-vault's, a visit, revoke, read back" \
+  node clinic-app/dist/main.js
 
 echo "--- the emr-vault command"
 cli 0 "^$version\$" --version

@@ -424,6 +424,48 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
       [['audit', 'export', '--format', 'xml'], 2, /--format must be csv or jsonl/],
       [['audit', 'export', '--to', '31/12/2026'], 2, /--to must be a date/],
       [['doctor', '--app-user', '@host'], 2, /--app-user must be an account/],
+      [
+        ['convert', 'plaintext', '--tables', 'no-such.js'],
+        2,
+        /--tables no-such.js does not exist/,
+      ],
+      [
+        ['convert', 'legacy', '--tables', 'package.json', '--table', 'Meds'],
+        2,
+        /--table must be a lower-case SQL name/,
+      ],
+      [
+        [
+          'convert',
+          'legacy',
+          '--tables',
+          'package.json',
+          '--table',
+          'meds',
+          '--field',
+          'drug',
+          '--from',
+          'old',
+          '--key-encoding',
+          'rot13',
+        ],
+        2,
+        /--key-encoding must be text or hex or base64/,
+      ],
+      [
+        [
+          'convert',
+          'drop-plaintext',
+          '--tables',
+          'package.json',
+          '--table',
+          'meds',
+          '--column',
+          'Drug',
+        ],
+        2,
+        /--column must be a lower-case SQL name/,
+      ],
     ]
 
     for (const [args, code, message] of cases) {

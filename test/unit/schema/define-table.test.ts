@@ -47,13 +47,41 @@ describe('defineTable', () => {
   })
 
   it('takes another patient column, and the chart its own audit actions', () => {
-    const actions = { create: 'c', read: 'r', list: 'l', update: 'u', delete: 'd' }
+    const actions = {
+      create: 'c',
+      read: 'r',
+      list: 'l',
+      update: 'u',
+      delete: 'd',
+      open: 'o',
+    }
     const t = declareTable(
       { name: 'records', patientColumn: 'subject_id', encrypted: { drug } },
       actions,
     )
     expect(t.patientColumn).to.equal('subject_id')
     expect(t.auditActions).to.equal(actions)
+  })
+
+  it('lets only the chart (declareTable) name id as the patient column', () => {
+    const t = declareTable(
+      { name: 'people', patientColumn: 'id', encrypted: { drug } },
+      ROW_AUDIT_ACTIONS,
+    )
+    expect(t.patientColumn).to.equal('id')
+    expectValidation(
+      () =>
+        declareTable(
+          {
+            name: 'people',
+            patientColumn: 'id',
+            encrypted: { drug: encrypted.text({ maxBytes: 1, column: 'id' }) },
+          },
+          ROW_AUDIT_ACTIONS,
+        ),
+      'drug',
+      /uses column id/,
+    )
   })
 
   it('records the plaintext columns of fields being converted', () => {
@@ -98,6 +126,12 @@ describe('defineTable', () => {
       [
         'the patient column as created_at',
         { name: 'm', patientColumn: 'created_at', encrypted: { drug } },
+        'patientColumn',
+        /library keeps/,
+      ],
+      [
+        'the patient column as updated_at',
+        { name: 'm', patientColumn: 'updated_at', encrypted: { drug } },
         'patientColumn',
         /library keeps/,
       ],

@@ -91,10 +91,10 @@ expectType<
 >()
 
 // A column on its own keeps its literal nullability.
-const lone = encrypted.text({ maxBytes: 1 })
-expectType<Equal<typeof lone, EncryptedColumn<string, false>>>()
-const loneNullable = plain.enum(['a', 'b'], { nullable: true })
-expectType<Equal<typeof loneNullable, PlainColumn<'a' | 'b', true>>>()
+const _lone = encrypted.text({ maxBytes: 1 })
+expectType<Equal<typeof _lone, EncryptedColumn<string, false>>>()
+const _loneNullable = plain.enum(['a', 'b'], { nullable: true })
+expectType<Equal<typeof _loneNullable, PlainColumn<'a' | 'b', true>>>()
 
 const full: NewRow = {
   drug: 'Metformin',
