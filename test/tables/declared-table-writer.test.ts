@@ -170,7 +170,12 @@ describe('declared tables against a database writer', function () {
           () => 'revoked',
           (e: unknown) => e,
         )
-        if (outcome !== 'revoked') return outcome
+        if (outcome !== 'revoked') {
+          // A refusal is an IntegrityError that wrote nothing: Bob still reads v1.
+          expect(outcome).to.be.instanceOf(IntegrityError)
+          expect((await bob.table(meds).get(pid, id)).drug).to.equal('Catalogued')
+          return outcome
+        }
         // ...or every envelope of the patient is under the new version.
         const [stored] = await db('wr_meds')
           .where({ id: bytes(id) })
