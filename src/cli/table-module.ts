@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ConfigurationError, ValidationError } from '../errors/index.js'
@@ -15,6 +15,14 @@ import { UsageError } from './command.js'
 /** The --tables flag's check: a file that exists (loaded when the command runs). */
 export function moduleFile(value: string, flag: string): void {
   if (!existsSync(value)) throw new UsageError(`--${flag} ${value} does not exist`)
+  // The module runs in the process that then reads the recovery key, a password
+  // and the legacy key: one that others may write is refused, as ssh refuses a
+  // key file others can read.
+  if (process.platform !== 'win32' && (statSync(value).mode & 0o022) !== 0) {
+    throw new UsageError(
+      `--${flag} ${value} is writable by others (group or world): its code would run with the keys`,
+    )
+  }
 }
 
 function isDeclaration(value: unknown): value is TableDeclaration {

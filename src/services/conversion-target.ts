@@ -139,6 +139,26 @@ export async function requireColumns(
 }
 
 /**
+ * Runs the caller's `toValue` on a row's old value. Its error is not passed on
+ * (no message, no cause): a caller's parser may quote the value, as V8's
+ * JSON.parse does. The operator gets the row to look at instead.
+ */
+export function callerToValue<T>(
+  toValue: (input: T) => unknown,
+  input: T,
+  where: string,
+): unknown {
+  try {
+    return toValue(input)
+  } catch {
+    throw new ValidationError(
+      where,
+      'was refused by toValue (its error is not shown: it may quote the value)',
+    )
+  }
+}
+
+/**
  * Runs `encode` on the row's value; a refusal is rethrown naming the table and
  * the row (the field's rule, never the value), so the operator can find it.
  */

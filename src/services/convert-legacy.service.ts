@@ -6,6 +6,7 @@ import { LegacyKeyError, ValidationError } from '../errors/index.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import {
   encodeForRow,
+  callerToValue,
   requireColumns,
   requireDeclaration,
   requireEncryptedField,
@@ -122,7 +123,13 @@ export async function convertLegacyColumn(
               if (plaintext === null) throw new LegacyKeyError(spec.table, from, id, pid)
               let value: unknown
               try {
-                value = toValue(plaintext)
+                value = byDefault
+                  ? toValue(plaintext)
+                  : callerToValue(
+                      toValue,
+                      plaintext,
+                      `${spec.table}.${field.name} of row ${id}`,
+                    )
               } catch (err) {
                 // Not UTF-8: what a wrong key that happened to unpad gives.
                 if (byDefault && err instanceof TypeError)

@@ -4,6 +4,7 @@ import type { TableDeclaration } from '../schema/define-table.js'
 import { plaintextInput } from '../schema/plaintext-source.js'
 import {
   encodeForRow,
+  callerToValue,
   requireColumns,
   requireDeclaration,
   requireEncryptedField,
@@ -57,6 +58,7 @@ export async function convertPlaintextColumn(
     throw new ValidationError('toValue', 'must be a function')
   }
   const spec = await requireColumns(ctx.db, declaration, field, column, 'field')
+  const own = options.toValue === undefined
   const toValue =
     options.toValue ?? ((raw: unknown) => plaintextInput(field.def, raw, field.name))
   return runConversion(
@@ -68,7 +70,13 @@ export async function convertPlaintextColumn(
       open: async () => ({
         plaintextOf: (row) => {
           const id = rowIdToString(row.id)
-          const value = toValue(row.source)
+          const value = own
+            ? toValue(row.source)
+            : callerToValue(
+                toValue,
+                row.source,
+                `${spec.table}.${field.name} of row ${id}`,
+              )
           if (value === null || value === undefined) {
             throw new ValidationError(
               `${spec.table}.${field.name} of row ${id}`,

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
 import { CATALOG_TABLE, listCatalog } from '../schema/catalog.js'
+import { patientForeignKeys } from '../schema/catalog-check.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import { envelopeLookingColumns, storedColumns } from '../schema/envelope-columns.js'
 import { line, type PostureCheck } from './doctor-check.js'
@@ -11,7 +12,8 @@ import { line, type PostureCheck } from './doctor-check.js'
  * the revoke deletes the seals that could open them.
  *
  * - FAIL: a catalog entry names a table, patient column or envelope column the
- *   database lacks (rotation would stop there).
+ *   database lacks (rotation would stop there), or a patient column that is no
+ *   foreign key to patients(id) (an edited entry; rotation refuses it).
  * - WARN: a binary column named `*_enc`, or carrying the envelope CHECK, that
  *   neither the catalog nor the declarations passed in cover; or a declared table
  *   that exists but is missing from the catalog (a revoke run from the command
@@ -66,6 +68,22 @@ export async function declaredTablesCheck(
         'Rotation and revoke stop at it.',
       'Run the application migration that creates it, or, if it was dropped on purpose, ' +
         `remove its entry (dropEncryptedTable in a migration, or removeFromCatalog).`,
+    )
+  }
+
+  // A patient column that is not the foreign key to patients(id) is an entry
+  // edited to make rotation skip the table (schema/catalog-check.ts).
+  const foreignKeys = await patientForeignKeys(db)
+  const unlinked = catalog
+    .filter((e) => !(e.table === 'patients' && e.patientColumn === 'id'))
+    .filter((e) => !foreignKeys.has(`${e.table}.${e.patientColumn}`))
+    .map((e) => `${e.table}.${e.patientColumn}`)
+  if (unlinked.length > 0) {
+    return check.fail(
+      `The catalog of declared tables names patient columns that are no foreign key to patients(id): ${list(unlinked)}. ` +
+        'Rotation and revoke refuse to run past it.',
+      'Compare the catalog with the application declarations: an edited entry is tampering; ' +
+        'a table made without createEncryptedTable needs its foreign key to patients(id).',
     )
   }
 

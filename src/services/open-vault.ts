@@ -32,6 +32,7 @@ export async function openVault(options: OpenVaultOptions): Promise<Vault> {
     production: true,
     recoveryPublicKey: options.recoveryPublicKey,
     ...(options.appUser === undefined ? {} : { appUser: options.appUser }),
+    ...(options.tables === undefined ? {} : { tables: options.tables }),
   })
   const failed = checks.filter((c) => c.status === 'FAIL').map((c) => c.id)
   if (failed.length > 0) {

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -51,8 +51,10 @@ export const tables = [defineTable({
   ${convertingFrom}
 })]
 `
-    writeFileSync(converting, module("convertingFrom: { drug: 'drug_plain' },"))
-    writeFileSync(converted, module(''))
+    writeFileSync(converting, module("convertingFrom: { drug: 'drug_plain' },"), {
+      mode: 0o600,
+    })
+    writeFileSync(converted, module(''), { mode: 0o600 })
     admin = await registerTestUser(vault, 'cc-admin', ['admin'])
     const clinician = await registerTestUser(vault, 'cc-clinician')
     const session = await vault.login(clinician.username, clinician.password)
@@ -76,6 +78,28 @@ export const tables = [defineTable({
   const run = (args: string[], ...stdin: string[]) =>
     runCli([...args, '--password-stdin'], { input: stdin.map((l) => `${l}\n`).join('') })
   const authority = () => ['--as', admin.username, '--recovery-key', keyFile]
+
+  it('refuses a --tables module that others may write (its code would run with the keys), before asking for anything', async () => {
+    const shared = join(dir, 'shared.mjs')
+    writeFileSync(shared, 'export const tables = []\n')
+    chmodSync(shared, 0o664)
+    const r = await run(
+      [
+        'convert',
+        'plaintext',
+        '--tables',
+        shared,
+        '--table',
+        TABLE,
+        '--field',
+        'drug',
+        ...authority(),
+      ],
+      admin.password,
+    )
+    expect(r.code, r.stderr).to.equal(2)
+    expect(r.stderr).to.include('writable by others')
+  })
 
   it('dry run, legacy with a typed-in key, plaintext, then drop-plaintext (refused until converted and undeclared)', async () => {
     const before = await rawDump(legacy, TABLE)

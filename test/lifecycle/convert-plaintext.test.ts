@@ -225,6 +225,24 @@ describe('convert a plaintext column into a declared encrypted field', function 
       ])
   })
 
+  it("a caller's toValue that throws is refused by row, without its message (it may quote the value); nothing is written", async () => {
+    const { table, values } = await setUp(1, 1)
+    const before = await rawDump(legacy, table)
+    const err = await vault
+      .convertPlaintextColumn(authority(), medications(table), {
+        field: 'drug',
+        toValue: (raw) => {
+          throw new SyntaxError(`Unexpected token in ${String(raw)}`)
+        },
+      })
+      .catch((e: unknown) => e)
+    expect(err).to.be.instanceOf(ValidationError)
+    expect((err as Error).message).to.include(values[0]!.id)
+    expect((err as Error).message).not.to.include(values[0]!.drug)
+    expect((err as Error).cause).to.equal(undefined)
+    expect((await rawDump(legacy, table)).equals(before)).to.equal(true)
+  })
+
   it('stops between two patients when signalled; the next call resumes and finishes', async () => {
     const { table, values } = await setUp(5, 1)
     const stop = new AbortController()

@@ -62,7 +62,8 @@ export async function createMedicationsTable(db: Knex, table: string): Promise<v
        note_legacy VARBINARY(512) NULL,
        created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
        updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
-       KEY (patient_id, id)
+       KEY (patient_id, id),
+       FOREIGN KEY (patient_id) REFERENCES patients (id)
      )`,
     [table],
   )

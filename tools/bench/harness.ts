@@ -124,6 +124,8 @@ export async function interleaveSteps(options: {
   readonly steps: (round: number) => number
   readonly units: (round: number) => number
   readonly log?: (line: string) => void
+  /** Told every measured step's own time in ms (for per-operation percentiles). */
+  readonly onStep?: (variantId: string, ms: number) => void
 }): Promise<Map<string, number[]>> {
   const { variants, rounds } = options
   const warmup = options.warmup ?? 0
@@ -137,7 +139,9 @@ export async function interleaveSteps(options: {
       for (const v of [...variants.slice(shift), ...variants.slice(0, shift)]) {
         const start = performance.now()
         await v.step(round, i)
-        total.set(v.id, total.get(v.id)! + performance.now() - start)
+        const ms = performance.now() - start
+        total.set(v.id, total.get(v.id)! + ms)
+        if (round >= warmup) options.onStep?.(v.id, ms)
       }
     }
     if (round < warmup) {
@@ -152,6 +156,14 @@ export async function interleaveSteps(options: {
     )
   }
   return samples
+}
+
+/** The `p`-th percentile (0–100) by nearest rank. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.ceil((p / 100) * sorted.length)
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!
 }
 
 /** Summarises per-round samples against the baseline's samples of the same rounds. */

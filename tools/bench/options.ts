@@ -8,6 +8,7 @@ export const SCENARIOS = [
   'grant',
   'login',
   'memory',
+  'declared',
 ] as const
 export type ScenarioId = (typeof SCENARIOS)[number]
 
@@ -90,10 +91,11 @@ Writes bench-results/bench-<time>.json and .svg (and latest.json / latest.svg).
   --quick                 small sizes (about a minute); the test runs this
   --rounds N              measured rounds per comparison (full ${FULL.rounds}, quick ${QUICK.rounds})
   --warmup N              unmeasured rounds first (${FULL.warmup})
-  --records N             write: records per variant per round (full ${FULL.records})
+  --records N             write: records per variant per round (full ${FULL.records}); declared: half as many rows
   --batch N               write: rows per multi-row INSERT (full ${FULL.batch})
   --chart N               read: records in the chart (${FULL.chart})
-  --reads N               read: chart reads per variant per round (full ${FULL.reads})
+  --reads N               read: chart reads per variant per round (full ${FULL.reads}); declared: as many
+                          50-row pages and three times as many single-row reads
   --grants A,B,…          password change: grant counts (full ${FULL.grants.join(',')})
   --grantees N            grant: users one patient is granted to (full ${FULL.grantees})
   --rotate-values N       rotate: envelope values of the one patient (full ${FULL.rotateValues})
