@@ -118,10 +118,11 @@ export async function dropEncryptedTable(
 /**
  * Adds declared fields to an existing table, for a later migration: `decl` is the
  * declaration with the new fields, `fieldNames` the fields this migration adds
- * (encrypted or plain). A field whose column already exists is skipped, so old
- * migrations replayed on a new database against today's declaration (which
- * createEncryptedTable already made whole) still run. New envelope columns are
- * recorded in the catalog first.
+ * (encrypted or plain). A field whose column already exists is not added again,
+ * so old migrations replayed on a new database against today's declaration
+ * (which createEncryptedTable already made whole) still run; its envelope column
+ * is recorded in the catalog all the same, which is how a table made before its
+ * declaration joins it. Envelope columns are recorded before the DDL runs.
  *
  * ```sql
  * ALTER TABLE `medications` ADD `dose_enc` VARBINARY(85) NULL;
@@ -154,7 +155,6 @@ export async function addEncryptedColumns(
     )
   }
   const added = wanted.filter((c) => !existing.has(c.column))
-  if (added.length === 0) return
   const required = added.find((c) => !c.nullable)
   if (required !== undefined && (await hasRows(knex, decl.name))) {
     throw new ValidationError(
@@ -175,6 +175,9 @@ export async function addEncryptedColumns(
     patientColumn: decl.patientColumn,
     columns: [...envelopes],
   })
+  // Columns that all exist are still recorded: that is how a table made before
+  // its declaration (one being converted) joins the catalog.
+  if (added.length === 0) return
   await knex.schema.alterTable(decl.name, (t) => {
     for (const ddl of added) addColumn(t, ddl, knex)
   })

@@ -8,7 +8,8 @@ import {
 import { defineTable, type RowOf } from '../../src/schema/define-table.js'
 import { encrypted } from '../../src/schema/encrypted-columns.js'
 import { plain } from '../../src/schema/plain-columns.js'
-import { createEncryptedTable } from '../../src/schema/table-ddl.js'
+import { listCatalog } from '../../src/schema/catalog.js'
+import { addEncryptedColumns, createEncryptedTable } from '../../src/schema/table-ddl.js'
 import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
 import { expect } from '../support/chai.js'
@@ -300,6 +301,27 @@ describe('declared tables: an application table through the repository', () => {
       /cursor/,
     )
     expect(await own.db()('app_medications').count({ n: '*' })).to.deep.equal(before)
+  })
+
+  it('addEncryptedColumns records an existing table (made before its declaration) in the catalog', async () => {
+    const db = own.db()
+    await db.raw(`CREATE TABLE app_adopted (
+      id BINARY(16) NOT NULL PRIMARY KEY,
+      patient_id BINARY(16) NOT NULL,
+      x_enc VARBINARY(200) NULL,
+      created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+      updated_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+      FOREIGN KEY (patient_id) REFERENCES patients (id))`)
+    const adopted = defineTable({
+      name: 'app_adopted',
+      encrypted: { x: encrypted.text({ maxBytes: 100, nullable: true }) },
+    })
+    await addEncryptedColumns(db, adopted, ['x'])
+    expect((await listCatalog(db)).find((e) => e.table === 'app_adopted')).to.deep.equal({
+      table: 'app_adopted',
+      patientColumn: 'patient_id',
+      columns: ['x_enc'],
+    })
   })
 
   it('a table not registered with the vault is refused', () => {
