@@ -35,14 +35,17 @@ async function serverVersion(db: Knex) {
   return parseServerVersion(row?.v ?? '')
 }
 
-/** MySQL enforces CHECK constraints from 8.0.16 (before, it parses and ignores them); MariaDB does. */
-export async function serverEnforcesChecks(db: Knex): Promise<boolean> {
-  const v = await serverVersion(db)
+function enforcesChecks(v: ReturnType<typeof parseServerVersion>): boolean {
   return (
     v.flavour === 'mariadb' ||
     v.major > 8 ||
     (v.major === 8 && (v.minor > 0 || v.patch >= 16))
   )
+}
+
+/** MySQL enforces CHECK constraints from 8.0.16 (before, it parses and ignores them); MariaDB does. */
+export async function serverEnforcesChecks(db: Knex): Promise<boolean> {
+  return enforcesChecks(await serverVersion(db))
 }
 
 /** Every column of the current database. */
@@ -65,7 +68,7 @@ export async function storedColumns(db: Knex): Promise<StoredColumn[]> {
 /** `table.column` of every column carrying an envelope CHECK. */
 async function envelopeCheckedColumns(db: Knex): Promise<Set<string>> {
   const v = await serverVersion(db)
-  if (v.flavour === 'mysql' && !(await serverEnforcesChecks(db))) return new Set()
+  if (!enforcesChecks(v)) return new Set()
   // MariaDB keeps CHECK names per table and says which table; MySQL keeps them per
   // database and says it only in TABLE_CONSTRAINTS.
   const statement =

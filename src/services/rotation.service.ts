@@ -86,6 +86,7 @@ export async function rotateWithin(
   patientId: Buffer,
   opener: PatientKeyOpener,
   actor: Buffer,
+  checkedCatalogs?: Set<string>,
 ): Promise<RotationResult> {
   const id = rowIdToString(patientId)
   const from = await lockPatientKeyVersion(trx, patientId)
@@ -96,7 +97,7 @@ export async function rotateWithin(
   const oldFieldKeys = fieldKeysFor(oldKey, from)
   const newFieldKeys = fieldKeysFor(newKey, to)
   try {
-    const tables = await rotationTables(trx, ctx)
+    const tables = await rotationTables(trx, ctx, checkedCatalogs)
     const rowIds: Buffer[][] = []
     for (const spec of tables) {
       const ids = await lockEnvelopeRows(trx, spec, patientId)
@@ -280,6 +281,8 @@ export async function rotateAll(
     return { run: (await findOpenRun(trx))!, resumed: false }
   })
   const total = await countPatientsKeyedBefore(ctx.db, run.cutoff)
+  // The catalog is checked against the schema once per run (and again if it changes).
+  const checkedCatalogs = new Set<string>()
   let rotated = 0
   const failed: string[] = []
   let after: Buffer = Buffer.alloc(16)
@@ -305,6 +308,7 @@ export async function rotateAll(
               patientId,
               opener,
               admin.userIdBytes,
+              checkedCatalogs,
             )
             await countRotated(trx, run.id)
             return result

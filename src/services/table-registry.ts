@@ -36,30 +36,23 @@ export function tableRegistry(
   return registry
 }
 
-/** How long a checked catalog is trusted without reading the schema again. */
-const CATALOG_CHECK_TTL_MS = 60_000
-
-/** Per vault: the catalog last checked against the schema, and when. */
-const checkedCatalogs = new WeakMap<VaultContext, { key: string; at: number }>()
-
 /**
  * Every table a rotation of a patient must re-encrypt: the registry and the
  * catalog, after checking the catalog against the schema (schema/catalog-check.ts).
- * The check reads information_schema; it is repeated when the catalog changes
- * and at most once a minute otherwise, so a rotate-all over many patients pays
- * it once.
+ * The check reads information_schema. A rotate-all passes `checked`, the
+ * catalogs it has already checked in this run, so it pays the check once, and
+ * again only if the catalog changes; one rotation or revoke always checks.
  */
 export async function rotationTables(
   db: Executor,
   ctx: VaultContext,
+  checked?: Set<string>,
 ): Promise<EnvelopeTable[]> {
   const catalog = await listCatalog(db)
   const key = JSON.stringify(catalog)
-  const last = checkedCatalogs.get(ctx)
-  const now = Date.now()
-  if (!last || last.key !== key || now - last.at > CATALOG_CHECK_TTL_MS) {
+  if (!checked?.has(key)) {
     await checkCatalogAgainstSchema(db, ctx.tables.values(), catalog)
-    checkedCatalogs.set(ctx, { key, at: now })
+    checked?.add(key)
   }
   return envelopeTablesOf(ctx.tables.values(), catalog)
 }
