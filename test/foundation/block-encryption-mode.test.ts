@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import knex, { type Knex } from 'knex'
+import type { Knex } from 'knex'
 import { expect } from '../support/chai.js'
 import { aes256CbcDecrypt } from '../../src/crypto/aes-cbc.js'
 import { TEST_KDF_POLICY } from '../../src/crypto/kdf-policy.js'
@@ -17,7 +17,7 @@ import { createVault, type Vault } from '../../src/services/vault.js'
 import { openSql, resealSql, sealSql, sqlFieldKeys } from '../../src/sql/envelope-sql.js'
 import { isModeRefusalError } from '../../src/sql/mode-guard.js'
 import { executeWrite, selectRows } from '../../src/sql/prepared.js'
-import { engineUnderTest } from '../doctor/doctor-support.js'
+import { engineUnderTest, rawKnex } from '../doctor/doctor-support.js'
 import { envelopeTablesIn } from '../support/envelope-tables.js'
 import { useOwnDatabase } from '../support/own-database.js'
 import { findSecrets, secretsOf } from '../support/secrets.js'
@@ -140,21 +140,6 @@ describe('block_encryption_mode: nothing is sealed under another mode, on any po
       kdfPolicy: TEST_KDF_POLICY,
     })
 
-  /** What a new user writes: knex's own mysql2 client, no emr-vault session settings. */
-  const rawKnex = (): Knex => {
-    const c = testDbConfig()
-    return knex({
-      client: 'mysql2',
-      connection: {
-        host: c.host,
-        port: c.port,
-        user: c.user,
-        password: c.password,
-        database: own.name(),
-      },
-    })
-  }
-
   it('each envelope expression refuses every other mode the server knows, on one connection', async () => {
     const db = own.db()
     const raw = { enc: randomBytes(32), mac: randomBytes(32) }
@@ -223,7 +208,7 @@ describe('block_encryption_mode: nothing is sealed under another mode, on any po
   })
 
   it('a raw knex({ client: "mysql2" }) given to createVault: the first seal is refused, typed, and nothing is written', async () => {
-    const raw = rawKnex()
+    const raw = rawKnex(own.name())
     try {
       const mode = await sessionMode(raw)
       expect(mode, "a plain knex connection runs in the server's default").not.to.equal(
