@@ -1,14 +1,9 @@
-import type { Knex } from 'knex'
 import { assertSupportedServer } from '../db/index.js'
 import { ConfigurationError } from '../errors/index.js'
 import { line, type PostureCheck } from './doctor-check.js'
 import { engineName, isOn, type ServerFacts } from './doctor-server-facts.js'
 
 export const SERVER_VERSION = line('server_version', 'Server engine and version')
-export const BLOCK_ENCRYPTION_MODE = line(
-  'block_encryption_mode',
-  'block_encryption_mode = aes-256-cbc in a session',
-)
 export const PRIMARY_KEY = line(
   'primary_key_required',
   'Primary keys required by the server',
@@ -26,29 +21,6 @@ export function serverVersionCheck(facts: ServerFacts): PostureCheck {
     if (!(err instanceof ConfigurationError)) throw err
     return check.fail(err.message, 'Use MySQL >= 8.0 or MariaDB >= 11.2.')
   }
-}
-
-/**
- * `block_encryption_mode` can be set to aes-256-cbc in a session: tried on a
- * pooled connection (one transaction, so both statements share it) and read back.
- * The pool already does this on every new connection (db/session-setup.ts); this
- * line says so in the report instead of in a connection error.
- */
-export async function blockEncryptionModeCheck(db: Knex): Promise<PostureCheck> {
-  const check = BLOCK_ENCRYPTION_MODE
-  const mode = await db.transaction(async (trx) => {
-    await trx.raw("SET SESSION block_encryption_mode = 'aes-256-cbc'")
-    const [rows] = (await trx.raw('SELECT @@session.block_encryption_mode AS mode')) as [
-      { mode: string }[],
-    ]
-    return rows[0]?.mode
-  })
-  return mode === 'aes-256-cbc'
-    ? check.pass('A pooled session accepts aes-256-cbc and reads it back.')
-    : check.fail(
-        `A pooled session reads back "${String(mode)}" after setting aes-256-cbc.`,
-        'Use a server whose AES_ENCRYPT supports aes-256-cbc (MySQL >= 8.0, MariaDB >= 11.2).',
-      )
 }
 
 /**

@@ -20,11 +20,10 @@ import {
 } from './doctor-logs.js'
 import { recoveryKeyCheck } from './doctor-recovery-key.js'
 import { SCHEMA_VERSION, schemaCheck } from './doctor-schema.js'
+import { BLOCK_ENCRYPTION_MODE, blockEncryptionModeCheck } from './doctor-mode.js'
 import {
-  BLOCK_ENCRYPTION_MODE,
   PRIMARY_KEY,
   SERVER_VERSION,
-  blockEncryptionModeCheck,
   primaryKeyCheck,
   serverVersionCheck,
 } from './doctor-server.js'
@@ -93,11 +92,20 @@ async function guarded(
 }
 
 /**
+ * The `block_encryption_mode` line alone (doctor-mode.ts), as runDoctor reports
+ * it: what openVault checks on every pool, production mode or not.
+ */
+export async function runModeCheck(db: Knex): Promise<PostureCheck[]> {
+  return guarded([BLOCK_ENCRYPTION_MODE], () => blockEncryptionModeCheck(db))
+}
+
+/**
  * The posture check of docs/threat-model.md: one line per setting, privilege or process
  * condition through which keys bound to statements could leak, plus the server,
- * schema and recovery-key prerequisites. Read-only on the server (its one SET is
- * the SESSION block_encryption_mode the pool applies anyway). The PASS/WARN/FAIL
- * rules are documented beside each check: doctor-server.ts, doctor-logs.ts,
+ * schema and recovery-key prerequisites. Read-only on the server (its only SETs
+ * are of block_encryption_mode in one session, put back as they were found). The
+ * PASS/WARN/FAIL rules are documented beside each check: doctor-server.ts,
+ * doctor-mode.ts, doctor-logs.ts,
  * doctor-audit-plugins.ts, doctor-accounts.ts (privileges: doctor-grants.ts),
  * doctor-transport.ts, doctor-schema.ts, doctor-declared-tables.ts,
  * doctor-recovery-key.ts, doctor-diagnostics-channels.ts.
@@ -120,7 +128,7 @@ export async function runDoctor(
   }
   const lines = [
     await guarded([SERVER_VERSION], () => serverVersionCheck(needFacts())),
-    await guarded([BLOCK_ENCRYPTION_MODE], () => blockEncryptionModeCheck(db)),
+    await runModeCheck(db),
     await guarded([GENERAL_LOG], () => generalLogCheck(needFacts())),
     await guarded([DEADLOCK_LOG], () => deadlockLogCheck(needFacts())),
     await guarded([SLOW_QUERY_LOG], () => slowQueryLogCheck(needFacts(), production)),

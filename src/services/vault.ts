@@ -23,7 +23,11 @@ import * as users from './user.service.js'
 import type { VaultContext } from './vault-context.js'
 
 export interface VaultOptions {
-  /** A knex instance made by `createDb()` (its pool sets aes-256-cbc on every connection). */
+  /**
+   * A knex instance made by `createDb()` (its pool sets aes-256-cbc on every
+   * connection). On a connection in any other block_encryption_mode every seal
+   * and open is refused with a ConfigurationError (sql/mode-guard.ts).
+   */
   readonly db: Knex
   /** The organisation's recovery public key (X25519, 32 raw bytes). */
   readonly recoveryPublicKey: Buffer

@@ -8,6 +8,7 @@ import {
 } from '../crypto/envelope.js'
 import { hmacPads } from '../crypto/field-keys.js'
 import { ValidationError } from '../errors/index.js'
+import { modeChecked } from './mode-guard.js'
 import type { CompiledStatement } from './prepared.js'
 
 /**
@@ -19,6 +20,11 @@ import type { CompiledStatement } from './prepared.js'
  * HMAC is built from SHA2/UNHEX/CONCAT with the RFC 2104 pads computed in Node
  * (verified equal to createHmac on MySQL 9.7). Keys, pads,
  * plaintext and AAD are `?` bindings only; identifiers are checked code constants.
+ *
+ * Every expression that calls AES is wrapped in the mode check of mode-guard.ts
+ * (`CASE WHEN AES_ENCRYPT(LEFT(…, 0), ?, ?) = ? THEN … ELSE <error> END`): on a
+ * connection whose block_encryption_mode is not aes-256-cbc the statement fails
+ * instead of sealing, opening or resealing.
  */
 
 const HEADER_BYTES = ENVELOPE_HEADER_BYTES
@@ -111,13 +117,16 @@ export function sealSql(
     throw new ValidationError('plaintext', 'must be a Buffer')
   if (iv.length !== 16)
     throw new ValidationError('iv', `must be 16 bytes, got ${iv.length}`)
+  // Checked on e.c: evaluated with this value's AES_ENCRYPT, in the same row.
+  const checked = modeChecked('e.c', `CONCAT(e.h, e.c, ${hmacSql('?, e.h, e.c')})`)
   return {
     sql:
-      `(SELECT CONCAT(e.h, e.c, ${hmacSql('?, e.h, e.c')}) ` +
+      `(SELECT ${checked.sql} ` +
       // A parameter selected into a derived table takes the connection charset
       // (utf8mb4) unless cast: MySQL 9.7 then fails with "Cannot convert string".
       `FROM (SELECT CAST(? AS BINARY) AS h, AES_ENCRYPT(?, ?, ?) AS c) AS e)`,
     bindings: [
+      ...checked.bindings,
       copy(keys.outer),
       copy(keys.inner),
       aad,
@@ -129,14 +138,6 @@ export function sealSql(
   }
 }
 
-/**
- * An expression that verifies and opens the envelope in `column`:
- * NULL for a NULL column, `0x00` when the format byte or the tag is wrong,
- * else `0x01 ‖ plaintext`. Read results with {@link decodeOpened}.
- *
- * @param aadPrefix the AAD without the row id (`envelopeAad(…)` minus its last 16 bytes)
- * @param rowIdColumn the column holding the 16-byte row id that ends the AAD
- */
 /**
  * The envelope in `column` as three SQL fragments: whether its format byte and
  * tag verify (bindings: outer pad, inner pad, AAD prefix), its ciphertext and its IV.
@@ -170,12 +171,21 @@ export function openSql(
   rowIdColumn: string,
 ): CompiledStatement {
   const { c, verified, ciphertext, iv } = envelopeParts(column, rowIdColumn)
-  return {
-    sql:
-      `(CASE WHEN ${c} IS NULL THEN NULL WHEN ${verified} ` +
+  const checked = modeChecked(
+    c,
+    `CASE WHEN ${verified} ` +
       `THEN COALESCE(CONCAT(0x01, AES_DECRYPT(${ciphertext}, ?, ${iv})), 0x00) ` +
-      `ELSE 0x00 END)`,
-    bindings: [copy(keys.outer), copy(keys.inner), aadPrefix, copy(keys.enc)],
+      `ELSE 0x00 END`,
+  )
+  return {
+    sql: `(CASE WHEN ${c} IS NULL THEN NULL ELSE ${checked.sql} END)`,
+    bindings: [
+      ...checked.bindings,
+      copy(keys.outer),
+      copy(keys.inner),
+      aadPrefix,
+      copy(keys.enc),
+    ],
   }
 }
 
@@ -216,11 +226,14 @@ export function resealSql(
   const newIv = quoteIdentifier(newIvColumn)
   const newHeader = envelopeHeader(to.keyVersion, Buffer.alloc(16)).subarray(0, 5)
   const body = `AES_ENCRYPT(AES_DECRYPT(${ciphertext}, ?, ${iv}), ?, ${newIv})`
+  const checked = modeChecked(
+    c,
+    `CONCAT(?, ${newIv}, ${body}, ${hmacSql(`?, ${id}, ?, ${newIv}, ${body}`)})`,
+  )
   return {
-    sql:
-      `(CASE WHEN ${c} IS NULL THEN NULL ELSE CONCAT(?, ${newIv}, ${body}, ` +
-      `${hmacSql(`?, ${id}, ?, ${newIv}, ${body}`)}) END)`,
+    sql: `(CASE WHEN ${c} IS NULL THEN NULL ELSE ${checked.sql} END)`,
     bindings: [
+      ...checked.bindings,
       newHeader,
       copy(from.enc),
       copy(to.enc),

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import { subscribedValueChannels } from '../db/index.js'
 import { ConfigurationError, DatabaseError, VaultError } from '../errors/index.js'
+import { isModeRefusal, modeRefusalError } from './mode-guard.js'
 
 /** A statement compiled by knex: `?` placeholders and their values, never joined. */
 export interface CompiledStatement {
@@ -21,6 +22,7 @@ export interface WriteResult {
 /** The part of mysql2's promise connection used here. */
 interface PromiseConnection {
   execute(sql: string, values: unknown[]): Promise<[unknown, unknown]>
+  query(sql: string): Promise<[unknown, unknown]>
 }
 interface DriverConnection {
   promise(): PromiseConnection
@@ -65,7 +67,8 @@ export function compile(statement: Compilable): CompiledStatement {
  * (docs/threat-model.md, where a key passed as a value shows up).
  *
  * Errors leave as {@link DatabaseError} built from codes only: no bound value in
- * its message, fields, `cause` or stack.
+ * its message, fields, `cause` or stack. A statement refused by the mode check
+ * of its envelope expressions (mode-guard.ts) leaves as a ConfigurationError.
  */
 async function execute(
   db: Executor,
@@ -99,9 +102,27 @@ async function execute(
     const [result] = await connection.promise().execute(sql, [...bindings])
     return result
   } catch (err) {
+    if (isModeRefusal(err, sql))
+      throw modeRefusalError(operation, await modeOf(connection))
     throw sanitise(err, operation)
   } finally {
     await db.client.releaseConnection(connection)
+  }
+}
+
+/**
+ * The connection's block_encryption_mode, for the refusal's message: one more
+ * round trip, on the error path only.
+ */
+async function modeOf(connection: DriverConnection): Promise<string | undefined> {
+  try {
+    const [rows] = await connection
+      .promise()
+      .query('SELECT @@session.block_encryption_mode AS mode')
+    const mode = (rows as { mode?: unknown }[])[0]?.mode
+    return typeof mode === 'string' ? mode : undefined
+  } catch {
+    return undefined
   }
 }
 

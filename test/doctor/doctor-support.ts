@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Knex } from 'knex'
+import knex, { type Knex } from 'knex'
 import { createDb } from '../../src/db/index.js'
 import type { PostureCheck } from '../../src/services/doctor.service.js'
 import { observerConnection, testDb, testDbConfig } from '../support/test-env.js'
@@ -92,4 +92,22 @@ export async function withAccount<T>(
 /** The test database's name, for grants. */
 export function testDatabase(): string {
   return testDbConfig().database
+}
+
+/**
+ * What a new user writes: knex's own mysql2 client on `database` (the run's by
+ * default), without emr-vault's session settings. Destroy it after use.
+ */
+export function rawKnex(database = testDbConfig().database): Knex {
+  const c = testDbConfig()
+  return knex({
+    client: 'mysql2',
+    connection: {
+      host: c.host,
+      port: c.port,
+      user: c.user,
+      password: c.password,
+      database,
+    },
+  })
 }

@@ -5,7 +5,7 @@ import { ConfigurationError } from '../../src/errors/index.js'
 import { openVault } from '../../src/services/open-vault.js'
 import { testDb } from '../support/test-env.js'
 import { TEST_AUDIT_KEY } from '../support/vault-fixture.js'
-import { testDatabase, withAccount, withGlobals } from './doctor-support.js'
+import { rawKnex, testDatabase, withAccount, withGlobals } from './doctor-support.js'
 
 const recovery = generateUserKeyPair()
 
@@ -46,6 +46,17 @@ describe('doctor: openVault in production mode', () => {
       openVault({ ...options(), production: false }),
     )
     expect(vault.registerUser).to.be.a('function')
+  })
+
+  it('out of production mode still refuses a raw knex pool, whose connections are not in aes-256-cbc', async () => {
+    const raw = rawKnex()
+    try {
+      const err = await refusal(openVault({ ...options(raw), production: false }))
+      expect(failedIds(err)).to.deep.equal(['block_encryption_mode'])
+      expect(err.message).to.match(/^refusing to start: /)
+    } finally {
+      await raw.destroy()
+    }
   })
 
   it('as root refuses, naming the failed checks by id and no value', async () => {

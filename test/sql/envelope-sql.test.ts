@@ -11,11 +11,14 @@ import {
   sqlFieldKeys,
   type SqlFieldKeys,
 } from '../../src/sql/envelope-sql.js'
+import { MODE_REFUSAL_SQL, modeChecked } from '../../src/sql/mode-guard.js'
 import { selectRows } from '../../src/sql/prepared.js'
 import { testDb } from '../support/test-env.js'
 
 const rowId = () => randomBytes(16)
 const fieldKeys = () => ({ enc: randomBytes(32), mac: randomBytes(32) })
+/** The mode check's own bindings (test vector key, IV, answer), first in every builder. */
+const modeCheckBindings = () => modeChecked('x', 'y').bindings
 
 describe('envelope SQL builders (compiled, no database)', () => {
   const keys = sqlFieldKeys(fieldKeys(), 7)
@@ -28,8 +31,10 @@ describe('envelope SQL builders (compiled, no database)', () => {
     expect(sql.split('?').length - 1).to.equal(bindings.length)
     expect(sql).to.match(/AES_ENCRYPT\(\?, \?, \?\)/)
     expect(sql).not.to.include('Jane')
-    const header = bindings[3] as Buffer
+    expect(sql).to.include(MODE_REFUSAL_SQL)
+    const header = bindings[6] as Buffer
     expect(bindings).to.deep.equal([
+      ...modeCheckBindings(),
       keys.outer,
       keys.inner,
       aad,
@@ -46,7 +51,14 @@ describe('envelope SQL builders (compiled, no database)', () => {
     const { sql, bindings } = openSql('p.full_name_enc', keys, prefix, 'p.id')
     expect(sql).to.include('`p`.`full_name_enc`').and.include('`p`.`id`')
     expect(sql.split('?').length - 1).to.equal(bindings.length)
-    expect(bindings).to.deep.equal([keys.outer, keys.inner, prefix, keys.enc])
+    expect(sql).to.include(MODE_REFUSAL_SQL)
+    expect(bindings).to.deep.equal([
+      ...modeCheckBindings(),
+      keys.outer,
+      keys.inner,
+      prefix,
+      keys.enc,
+    ])
   })
 
   it('rejects identifiers that are not plain lower-case names', () => {
