@@ -31,7 +31,9 @@ function demographicsOf(input: unknown, what: string): Record<string, unknown> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError(what, 'must be an object')
   }
-  if ('createdBy' in input) throw new ValidationError('createdBy', 'is not a known field')
+  if (Object.hasOwn(input, 'createdBy')) {
+    throw new ValidationError('createdBy', 'is not a known field')
+  }
   return input as Record<string, unknown>
 }
 

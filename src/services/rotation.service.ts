@@ -33,6 +33,7 @@ import {
 import { fieldKeysFor } from './patient-access.js'
 import type { UnlockedUser } from './unlocked-user.js'
 import { auditedTransaction } from './audited.js'
+import { requireFields } from './require-object.js'
 import { requireRole } from './roles.js'
 import { rotationTables } from './table-registry.js'
 import { inTransaction } from './transaction.js'
@@ -271,6 +272,10 @@ export async function rotateAll(
   options: { onProgress?: (p: RotateAllProgress) => void; signal?: AbortSignal } = {},
 ): Promise<RotateAllResult> {
   const { admin } = authority
+  const { onProgress, signal } = requireFields<typeof options>(options, 'options', [
+    'onProgress',
+    'signal',
+  ])
   await requireRole(ctx.db, admin, 'admin', 'rotate-all')
   const opener = recoveryOpener(ctx, authority.recoveryPrivateKey)
   const { run, resumed } = await inTransaction(ctx.db, async (trx) => {
@@ -287,7 +292,7 @@ export async function rotateAll(
     const batch = await listPatientsKeyedBefore(ctx.db, run.cutoff, after, 100)
     if (batch.length === 0) break
     for (const patientId of batch) {
-      if (options.signal?.aborted) return { rotated, resumed, finished: false, failed }
+      if (signal?.aborted) return { rotated, resumed, finished: false, failed }
       after = patientId
       try {
         const act = {
@@ -320,7 +325,7 @@ export async function rotateAll(
         if (!(err instanceof IntegrityError)) throw err
         failed.push(rowIdToString(patientId))
       }
-      options.onProgress?.({ rotated, total })
+      onProgress?.({ rotated, total })
     }
   }
   if (failed.length === 0) await inTransaction(ctx.db, (trx) => finishRun(trx, run.id))
