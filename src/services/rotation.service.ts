@@ -30,7 +30,7 @@ import {
   listPatientsKeyedBefore,
   startRun,
 } from '../repositories/rotation-run.repository.js'
-import { fieldKeysFor } from './patient-access.js'
+import { fieldKeysFor, lockPatientRow } from './patient-access.js'
 import type { UnlockedUser } from './unlocked-user.js'
 import { auditedTransaction } from './audited.js'
 import { requireFields } from './require-object.js'
@@ -193,7 +193,12 @@ export async function rotatePatientKey(
   return auditedTransaction(
     ctx,
     act,
-    (trx) => rotateWithin(trx, ctx, pid, grantOpener(session), session.userIdBytes),
+    async (trx) => {
+      // Locked here as well as in rotateWithin, which would answer an id of no
+      // patient NOT_FOUND: to a session that is an id it may not probe.
+      await lockPatientRow(trx, pid)
+      return rotateWithin(trx, ctx, pid, grantOpener(session), session.userIdBytes)
+    },
     (r) => ({ detail: `v${r.fromVersion}->v${r.toVersion}` }),
   )
 }
@@ -221,8 +226,7 @@ export async function revokeAccess(
     ctx,
     act,
     async (trx) => {
-      const current = await lockPatientKeyVersion(trx, pid)
-      if (current === undefined) throw new NotFoundError('patient', patientId)
+      const current = await lockPatientRow(trx, pid)
       // Our own grant first: it is the access check, and it must be opened before
       // it could be the one deleted (a user may revoke themselves).
       const ownKey = await grantOpener(session)(trx, pid, current)
