@@ -62,8 +62,10 @@ export function encodeRow(
     each(field, (v) => field.def.encode(v, field.name), encrypted)
     // While the field is converted from a plaintext column, a write of it
     // clears that column in the same statement: no stale plaintext stays behind.
-    const source = decl.convertingFrom[field.name]
-    if (source !== undefined && field.column in encrypted) plain[source] = null
+    const source = convertingSource(decl, field.name)
+    if (source !== undefined && Object.hasOwn(encrypted, field.column)) {
+      plain[source] = null
+    }
   }
   for (const field of decl.plainFields) {
     each(field, (v) => field.def.toDriver(v, field.name), plain)
@@ -72,6 +74,15 @@ export function encodeRow(
     throw new ValidationError(what, 'must change at least one field')
   }
   return { plain, encrypted }
+}
+
+/**
+ * The plaintext column a field is converted from, if any. Own properties only:
+ * a field named `constructor` or `toString` (valid camelCase names) must not
+ * find Object.prototype's member and write a column named after a function.
+ */
+function convertingSource(decl: TableDeclaration, name: string): string | undefined {
+  return Object.hasOwn(decl.convertingFrom, name) ? decl.convertingFrom[name] : undefined
 }
 
 /** A row as read: library columns, plain columns, opened envelopes (bytes or null). */
@@ -104,7 +115,7 @@ export function decodeRow(
       out[field.name] = field.def.decode(bytes)
       continue
     }
-    const source = decl.convertingFrom[field.name]
+    const source = convertingSource(decl, field.name)
     const raw = source === undefined ? null : row[source]
     if (raw !== null && raw !== undefined) {
       out[field.name] = fromPlaintext(field.def, raw)

@@ -14,7 +14,7 @@ import type {
   AuditTables,
 } from '../repositories/audit-log.row.js'
 import { checkAuditKey, checkPageSize, checkSeq, checkTables } from './audit-checks.js'
-import { requireObject } from './require-object.js'
+import { requireFields } from './require-object.js'
 
 /**
  * - `mac`: a row's MAC does not match its content and its predecessor's MAC:
@@ -79,6 +79,13 @@ export type AuditVerifyResult =
       readonly head: AuditHeadState | null
     }
 
+const VERIFY_OPTIONS = [
+  'pageSize',
+  'tables',
+  'onProgress',
+  'anchor',
+] as const satisfies readonly (keyof AuditVerifyOptions)[]
+
 /**
  * Checks the whole audit chain with the audit key and reports the first row
  * where it breaks. Reads one page at a time inside one REPEATABLE READ
@@ -112,7 +119,7 @@ export async function verifyAuditChain(
   opts: AuditVerifyOptions = {},
 ): Promise<AuditVerifyResult> {
   checkAuditKey(auditKey)
-  const o = requireObject(opts, 'opts')
+  const o = requireFields(opts, 'opts', VERIFY_OPTIONS, 'is not a verify option')
   const pageSize = checkPageSize(o['pageSize'], 'pageSize')
   const tables = checkTables(o['tables'] as AuditTables | undefined)
   const onProgress = o['onProgress']
@@ -140,7 +147,7 @@ interface Anchor {
 const MAC_HEX = /^[0-9a-fA-F]{64}$/
 
 function checkAnchor(value: unknown): Anchor {
-  const a = requireObject(value, 'anchor')
+  const a = requireFields(value, 'anchor', ['lastSeq', 'lastMac'])
   const lastMac = a['lastMac']
   if (typeof lastMac !== 'string' || !MAC_HEX.test(lastMac))
     throw new ValidationError('anchor.lastMac', 'must be 64 hex digits (a 32-byte MAC)')

@@ -33,7 +33,7 @@ import {
   checkTables,
   type AuditAction,
 } from './audit-checks.js'
-import { requireObject } from './require-object.js'
+import { requireFields, requireObject } from './require-object.js'
 
 export { AUDIT_ACTIONS, type AuditAction } from './audit-checks.js'
 export {
@@ -205,6 +205,32 @@ export interface AuditReportFilters {
   readonly tables?: AuditTables
 }
 
+const REPORT_FILTERS = [
+  'actorUserId',
+  'patientId',
+  'targetUserId',
+  'action',
+  'outcome',
+  'from',
+  'to',
+  'breakGlassFirst',
+  'limit',
+  'after',
+  'tables',
+] as const satisfies readonly (keyof AuditReportFilters)[]
+
+const ENTRY_FIELDS = [
+  'seq',
+  'occurredAt',
+  'actorUserId',
+  'action',
+  'patientId',
+  'targetUserId',
+  'outcome',
+  'reason',
+  'detail',
+] as const satisfies readonly (keyof AuditEntry)[]
+
 /**
  * Audit rows matching the filters, one page, in seq order (break-glass rows first
  * when `breakGlassFirst`). For HIPAA access reports: who opened a patient, what a
@@ -214,7 +240,7 @@ export async function auditReport(
   db: Knex,
   filters: AuditReportFilters = {},
 ): Promise<AuditEntry[]> {
-  const f = requireObject(filters, 'filters')
+  const f = requireFields(filters, 'filters', REPORT_FILTERS, 'is not a report filter')
   const names = checkTables(f['tables'] as AuditTables | undefined)
   const actions =
     f['action'] === undefined
@@ -224,7 +250,11 @@ export async function auditReport(
         : [checkAction(f['action'], 'action')]
   if (actions?.length === 0)
     throw new ValidationError('action', 'must not be an empty list')
-  const after = f['after'] === undefined ? undefined : requireObject(f['after'], 'after')
+  // An entry of the previous page as it came back: any of its fields may be there.
+  const after =
+    f['after'] === undefined
+      ? undefined
+      : requireFields(f['after'], 'after', ENTRY_FIELDS)
   const breakGlassFirst = f['breakGlassFirst'] === true
   const actorUserId = checkOptionalUuid(f['actorUserId'], 'actorUserId')
   const patientId = checkOptionalUuid(f['patientId'], 'patientId')

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { AccessDeniedError, IntegrityError } from '../errors/index.js'
+import { AccessDeniedError, IntegrityError, NotFoundError } from '../errors/index.js'
 import { appendAudit, type AuditEvent } from './audit.service.js'
 import { inTransaction } from './transaction.js'
 import type { VaultContext } from './vault-context.js'
@@ -11,9 +11,12 @@ export type AuditedAct = Omit<AuditEvent, 'outcome'>
  * Runs `work` in one transaction and appends its audit row LAST in the same
  * transaction (docs/concepts.md: the act and its record commit together).
  * `describe` may add facts known only at the end (e.g. `v1->v2`).
- * A refused act (AccessDeniedError) or an integrity failure is recorded in a
- * transaction of its own, since the act's transaction rolls back; if even that
- * fails, the original error is what the caller sees.
+ * A refused act (AccessDeniedError: outcome `denied`), an integrity failure or
+ * an act on something that is not there (NotFoundError: outcome `failure`, the
+ * detail `integrity` or `not_found`) is recorded in a transaction of its own,
+ * since the act's transaction rolls back; if even that fails, the original
+ * error is what the caller sees. So an act whose row is missing leaves one row
+ * that says so, never a success row: `work` throws its NotFoundError inside.
  */
 export async function auditedTransaction<T>(
   ctx: VaultContext,
@@ -32,7 +35,11 @@ export async function auditedTransaction<T>(
       return result
     })
   } catch (err) {
-    if (err instanceof AccessDeniedError || err instanceof IntegrityError) {
+    if (
+      err instanceof AccessDeniedError ||
+      err instanceof IntegrityError ||
+      err instanceof NotFoundError
+    ) {
       const outcome = err instanceof AccessDeniedError ? 'denied' : 'failure'
       await inTransaction(ctx.db, (trx) =>
         appendAudit(trx, ctx.auditKey, {

@@ -315,17 +315,20 @@ export async function breakGlass(
   await auditedTransaction(ctx, act, async (trx) => {
     // Inside the audited transaction, so that a refused attempt is recorded too.
     await requireRole(trx, session, 'emergency', 'break-glass')
+    // The emergency key before the patient: until then the caller may open no
+    // patient, so an id of no patient must be refused as any other id is.
+    // A holder may open every patient, so to them NOT_FOUND tells nothing.
+    const [key, holder] = await Promise.all([
+      findEmergencyKey(trx),
+      findEmergencyKeyHolder(trx, session.userIdBytes),
+    ])
+    if (!key || !holder) throw new AccessDeniedError('you do not hold the emergency key')
     const version = await lockPatientKeyVersion(trx, pid)
     if (version === undefined) throw new NotFoundError('patient', patientId)
     if (await findCurrentGrant(trx, pid, session.userIdBytes)) {
       throw new ValidationError('patientId', 'you already hold a grant for this patient')
     }
-    const [key, holder, seal] = await Promise.all([
-      findEmergencyKey(trx),
-      findEmergencyKeyHolder(trx, session.userIdBytes),
-      findEmergencySeal(trx, pid, version),
-    ])
-    if (!key || !holder) throw new AccessDeniedError('you do not hold the emergency key')
+    const seal = await findEmergencySeal(trx, pid, version)
     if (!seal)
       throw new ConfigurationError(
         `patient ${patientId} is not sealed to the emergency key`,

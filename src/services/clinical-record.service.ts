@@ -20,7 +20,9 @@ function recordOf(input: unknown, what: string): Record<string, unknown> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError(what, 'must be an object')
   }
-  if ('authorId' in input) throw new ValidationError('authorId', 'is not a known field')
+  if (Object.hasOwn(input, 'authorId')) {
+    throw new ValidationError('authorId', 'is not a known field')
+  }
   return input as Record<string, unknown>
 }
 

@@ -41,6 +41,13 @@ export interface ConversionOptions {
   readonly signal?: AbortSignal
 }
 
+/** The option names every conversion takes, for its check of unknown ones. */
+export const CONVERSION_OPTIONS = [
+  'dryRun',
+  'onProgress',
+  'signal',
+] as const satisfies readonly (keyof ConversionOptions)[]
+
 export interface ConversionResult {
   readonly table: string
   readonly field: string

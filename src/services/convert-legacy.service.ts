@@ -13,11 +13,13 @@ import {
   requireUndeclaredColumn,
 } from './conversion-target.js'
 import {
+  CONVERSION_OPTIONS,
   runConversion,
   type ConversionOptions,
   type ConversionResult,
 } from './conversion-job.js'
 import type { RecoveryCredentials } from './recovery.service.js'
+import { requireFields } from './require-object.js'
 import type { VaultContext } from './vault-context.js'
 
 /**
@@ -67,10 +69,17 @@ export async function convertLegacyColumn(
   ctx: VaultContext,
   authority: RecoveryCredentials,
   table: TableDeclaration,
-  options: ConvertLegacyOptions,
+  input: ConvertLegacyOptions,
 ): Promise<ConversionResult> {
   const declaration = requireDeclaration(table)
-  const field = requireEncryptedField(declaration, options?.field)
+  const options = requireFields<ConvertLegacyOptions>(input, 'options', [
+    ...CONVERSION_OPTIONS,
+    'field',
+    'from',
+    'key',
+    'toValue',
+  ])
+  const field = requireEncryptedField(declaration, options.field)
   const from = requireUndeclaredColumn(declaration, options.from, 'from')
   if (Object.values(declaration.convertingFrom).includes(from)) {
     throw new ValidationError(

@@ -10,11 +10,13 @@ import {
   requireEncryptedField,
 } from './conversion-target.js'
 import {
+  CONVERSION_OPTIONS,
   runConversion,
   type ConversionOptions,
   type ConversionResult,
 } from './conversion-job.js'
 import type { RecoveryCredentials } from './recovery.service.js'
+import { requireFields } from './require-object.js'
 import type { VaultContext } from './vault-context.js'
 
 export interface ConvertPlaintextOptions extends ConversionOptions {
@@ -43,11 +45,18 @@ export async function convertPlaintextColumn(
   ctx: VaultContext,
   authority: RecoveryCredentials,
   table: TableDeclaration,
-  options: ConvertPlaintextOptions,
+  input: ConvertPlaintextOptions,
 ): Promise<ConversionResult> {
   const declaration = requireDeclaration(table)
-  const field = requireEncryptedField(declaration, options?.field)
-  const column = declaration.convertingFrom[field.name]
+  const options = requireFields<ConvertPlaintextOptions>(input, 'options', [
+    ...CONVERSION_OPTIONS,
+    'field',
+    'toValue',
+  ])
+  const field = requireEncryptedField(declaration, options.field)
+  const column = Object.hasOwn(declaration.convertingFrom, field.name)
+    ? declaration.convertingFrom[field.name]
+    : undefined
   if (column === undefined) {
     throw new ValidationError(
       'field',

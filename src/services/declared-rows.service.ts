@@ -88,15 +88,17 @@ export async function getRow<D extends TableDeclaration>(
 ): Promise<RowOf<D>> {
   const pid = rowIdFromString(patientId, 'patientId')
   const id = rowIdFromString(rowId, 'id')
-  const [row] = await auditedTransaction(
+  const row = await auditedTransaction(
     ctx,
     act(user, decl.auditActions.read, pid, `${decl.name} ${rowId}`),
     async (trx) => {
       const keys = await patientFieldKeys(trx, user, pid)
-      return selectDeclaredRows(trx, decl, pid, keys, { ids: [id] })
+      const [found] = await selectDeclaredRows(trx, decl, pid, keys, { ids: [id] })
+      // Thrown here, before the success row: the audit row says not_found.
+      if (!found) throw new NotFoundError(decl.name, rowId)
+      return found
     },
   )
-  if (!row) throw new NotFoundError(decl.name, rowId)
   return decodeDeclaredRow(decl, row)
 }
 
@@ -144,16 +146,18 @@ export async function openRows<D extends TableDeclaration>(
     act(user, decl.auditActions.open, pid, decl.name),
     async (trx) => {
       const keys = await patientFieldKeys(trx, user, pid)
-      return selectDeclaredRows(trx, decl, pid, keys, { ids })
+      const found = await selectDeclaredRows(trx, decl, pid, keys, { ids })
+      const byId = new Map(found.map((r) => [rowIdToString(r.id), r]))
+      // Every id found before the success row is written, else the row says not_found.
+      return rowIds.map((rowId) => {
+        const row = byId.get(rowId.toLowerCase())
+        if (!row) throw new NotFoundError(decl.name, rowId)
+        return row
+      })
     },
     (rows) => ({ detail: `${decl.name}: ${rows.length} rows` }),
   )
-  const byId = new Map(rows.map((r) => [rowIdToString(r.id), r]))
-  return rowIds.map((rowId) => {
-    const row = byId.get(rowId.toLowerCase())
-    if (!row) throw new NotFoundError(decl.name, rowId)
-    return decodeDeclaredRow(decl, row)
-  })
+  return rows.map((row) => decodeDeclaredRow(decl, row))
 }
 
 export async function updateRow(

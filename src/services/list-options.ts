@@ -4,6 +4,7 @@ import type { ColumnFilter, RowQuery } from '../repositories/declared-rows.repos
 import type { PlainColumn } from '../schema/column.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import type { OpenedRow } from '../schema/row-codec.js'
+import { requireFields } from './require-object.js'
 
 /** How `list` filters, orders and pages the rows of one patient. */
 export interface ListOptions {
@@ -31,10 +32,13 @@ export interface ListQuery {
   readonly orderDef: PlainColumn | undefined
 }
 
-const OWN_ORDER: Record<string, string> = {
-  createdAt: 'created_at',
-  updatedAt: 'updated_at',
-}
+/** A Map, not an object: `orderBy: 'constructor'` must not find Object.prototype's. */
+const OWN_ORDER: ReadonlyMap<string, string> = new Map([
+  ['createdAt', 'created_at'],
+  ['updatedAt', 'updated_at'],
+])
+
+const LIST_OPTIONS = ['where', 'orderBy', 'direction', 'limit', 'after'] as const
 
 function cursorValue(def: PlainColumn | undefined, raw: unknown): unknown {
   if (def === undefined) return (raw as Date).toISOString()
@@ -82,15 +86,13 @@ function checkDate(v: unknown): Date {
 }
 
 /** Checks the options against the declaration; every value becomes a binding. */
-export function listQuery(decl: TableDeclaration, options: ListOptions): ListQuery {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new ValidationError('options', 'must be an object')
-  }
-  for (const key of Object.keys(options)) {
-    if (!['where', 'orderBy', 'direction', 'limit', 'after'].includes(key)) {
-      throw new ValidationError(key, 'is not a list option')
-    }
-  }
+export function listQuery(decl: TableDeclaration, input: ListOptions): ListQuery {
+  const options = requireFields<ListOptions>(
+    input,
+    'options',
+    LIST_OPTIONS,
+    'is not a list option',
+  )
   const limit = options.limit ?? LIST_LIMIT_DEFAULT
   if (!Number.isInteger(limit) || limit < 1 || limit > LIST_LIMIT_MAX) {
     throw new ValidationError('limit', `must be an integer from 1 to ${LIST_LIMIT_MAX}`)
@@ -101,7 +103,10 @@ export function listQuery(decl: TableDeclaration, options: ListOptions): ListQue
   }
   const orderField = options.orderBy ?? 'createdAt'
   const orderPlain = decl.plainFields.find((f) => f.name === orderField)
-  const orderColumn = OWN_ORDER[orderField] ?? orderPlain?.column
+  const orderColumn =
+    typeof orderField === 'string'
+      ? (OWN_ORDER.get(orderField) ?? orderPlain?.column)
+      : undefined
   if (orderColumn === undefined || (orderPlain && orderPlain.def.nullable)) {
     throw new ValidationError(
       'orderBy',

@@ -4,7 +4,10 @@ import { openPatientKey } from '../crypto/patient-key-seal.js'
 import { rowIdToString } from '../db/row-id.js'
 import { AccessDeniedError } from '../errors/index.js'
 import type { PatientKeyGrantRow } from '../repositories/patient-key.row.js'
-import { findCurrentGrant } from '../repositories/patient-key.repository.js'
+import {
+  findCurrentGrant,
+  lockPatientKeyVersion,
+} from '../repositories/patient-key.repository.js'
 import { sqlFieldKeys, type SqlFieldKeys } from '../sql/envelope-sql.js'
 import type { Executor } from '../sql/prepared.js'
 import { asIntegrityError } from './crypto-errors.js'
@@ -22,10 +25,26 @@ export async function requireGrant(
   forShare = false,
 ): Promise<PatientKeyGrantRow> {
   const grant = await findCurrentGrant(db, patientId, session.userIdBytes, forShare)
-  if (!grant) {
-    throw new AccessDeniedError(`no access to patient ${rowIdToString(patientId)}`)
-  }
+  if (!grant) throw noAccess(patientId)
   return grant
+}
+
+/** The one refusal for a patient without a grant and for an id of no patient. */
+function noAccess(patientId: Buffer): AccessDeniedError {
+  return new AccessDeniedError(`no access to patient ${rowIdToString(patientId)}`)
+}
+
+/**
+ * The patient row locked for update, and its current key version, for an act
+ * that must lock it before checking the grant (the lock order of grant, revoke
+ * and rotation: patient row, then grants). An id of no patient is refused as
+ * requireGrant refuses a patient without a grant (same error, same denied audit
+ * row), so an act that locks first tells nobody which ids exist.
+ */
+export async function lockPatientRow(db: Executor, patientId: Buffer): Promise<number> {
+  const version = await lockPatientKeyVersion(db, patientId)
+  if (version === undefined) throw noAccess(patientId)
+  return version
 }
 
 /**

@@ -31,7 +31,9 @@ function demographicsOf(input: unknown, what: string): Record<string, unknown> {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw new ValidationError(what, 'must be an object')
   }
-  if ('createdBy' in input) throw new ValidationError('createdBy', 'is not a known field')
+  if (Object.hasOwn(input, 'createdBy')) {
+    throw new ValidationError('createdBy', 'is not a known field')
+  }
   return input as Record<string, unknown>
 }
 
@@ -121,13 +123,15 @@ export async function readPatient(
     action: 'patient.read',
     patientId: id,
   } as const
-  const [row] = await auditedTransaction(ctx, act, async (trx) => {
+  const row = await auditedTransaction(ctx, act, async (trx) => {
     const keys = await patientFieldKeys(trx, session, id)
-    return selectDeclaredRows(trx, PATIENTS, id, keys, { ids: [id] }, [
+    const [found] = await selectDeclaredRows(trx, PATIENTS, id, keys, { ids: [id] }, [
       'current_key_version',
     ])
+    // A grant without its patient row: not_found in the audit row, never a success.
+    if (!found) throw new NotFoundError('patient', patientId)
+    return found
   })
-  if (!row) throw new NotFoundError('patient', patientId)
   // The patient is the row: its patientId is its id, not a field of a Patient.
   const { id: _id, patientId: _patientId, ...fields } = decodeDeclaredRow(PATIENTS, row)
   return {

@@ -30,9 +30,10 @@ import {
   listPatientsKeyedBefore,
   startRun,
 } from '../repositories/rotation-run.repository.js'
-import { fieldKeysFor } from './patient-access.js'
+import { fieldKeysFor, lockPatientRow } from './patient-access.js'
 import type { UnlockedUser } from './unlocked-user.js'
 import { auditedTransaction } from './audited.js'
+import { requireFields } from './require-object.js'
 import { requireRole } from './roles.js'
 import { rotationTables } from './table-registry.js'
 import { inTransaction } from './transaction.js'
@@ -193,7 +194,12 @@ export async function rotatePatientKey(
   return auditedTransaction(
     ctx,
     act,
-    (trx) => rotateWithin(trx, ctx, pid, grantOpener(session), session.userIdBytes),
+    async (trx) => {
+      // Locked here as well as in rotateWithin, which would answer an id of no
+      // patient NOT_FOUND: to a session that is an id it may not probe.
+      await lockPatientRow(trx, pid)
+      return rotateWithin(trx, ctx, pid, grantOpener(session), session.userIdBytes)
+    },
     (r) => ({ detail: `v${r.fromVersion}->v${r.toVersion}` }),
   )
 }
@@ -221,8 +227,7 @@ export async function revokeAccess(
     ctx,
     act,
     async (trx) => {
-      const current = await lockPatientKeyVersion(trx, pid)
-      if (current === undefined) throw new NotFoundError('patient', patientId)
+      const current = await lockPatientRow(trx, pid)
       // Our own grant first: it is the access check, and it must be opened before
       // it could be the one deleted (a user may revoke themselves).
       const ownKey = await grantOpener(session)(trx, pid, current)
@@ -272,6 +277,10 @@ export async function rotateAll(
   options: { onProgress?: (p: RotateAllProgress) => void; signal?: AbortSignal } = {},
 ): Promise<RotateAllResult> {
   const { admin } = authority
+  const { onProgress, signal } = requireFields<typeof options>(options, 'options', [
+    'onProgress',
+    'signal',
+  ])
   await requireRole(ctx.db, admin, 'admin', 'rotate-all')
   const opener = recoveryOpener(ctx, authority.recoveryPrivateKey)
   const { run, resumed } = await inTransaction(ctx.db, async (trx) => {
@@ -290,7 +299,7 @@ export async function rotateAll(
     const batch = await listPatientsKeyedBefore(ctx.db, run.cutoff, after, 100)
     if (batch.length === 0) break
     for (const patientId of batch) {
-      if (options.signal?.aborted) return { rotated, resumed, finished: false, failed }
+      if (signal?.aborted) return { rotated, resumed, finished: false, failed }
       after = patientId
       try {
         const act = {
@@ -324,7 +333,7 @@ export async function rotateAll(
         if (!(err instanceof IntegrityError)) throw err
         failed.push(rowIdToString(patientId))
       }
-      options.onProgress?.({ rotated, total })
+      onProgress?.({ rotated, total })
     }
   }
   if (failed.length === 0) await inTransaction(ctx.db, (trx) => finishRun(trx, run.id))

@@ -37,7 +37,7 @@ import { auditedTransaction } from './audited.js'
 import { requireRole } from './roles.js'
 import { inTransaction } from './transaction.js'
 import { ROLES, type NewUser, type Role, type UserSummary } from './domain.js'
-import { requireObject } from './require-object.js'
+import { requireFields, requireWellFormed } from './require-object.js'
 import { UnlockedUser } from './unlocked-user.js'
 import type { VaultContext } from './vault-context.js'
 
@@ -125,13 +125,15 @@ async function adminActor(
   return admin.userIdBytes
 }
 
+const NEW_USER_FIELDS = ['username', 'displayName', 'password', 'roles'] as const
+
 export async function registerUser(
   ctx: VaultContext,
   input: NewUser,
   admin?: UnlockedUser,
 ): Promise<UserSummary> {
   const actorUserId = await adminActor(ctx, admin)
-  const fields = requireObject(input, 'user')
+  const fields = requireFields(input, 'user', NEW_USER_FIELDS)
   const username = checkUsername(fields['username'])
   const displayName = fields['displayName']
   if (
@@ -144,6 +146,7 @@ export async function registerUser(
       'must be a non-empty string of at most 200 characters',
     )
   }
+  requireWellFormed(displayName, 'displayName')
   const password = checkPassword(fields['password'], 'password')
   const roles = checkRoles(fields['roles'])
   const id = newRowId()
@@ -334,9 +337,10 @@ export async function changePassword(
   options: { rekey?: boolean } = {},
 ): Promise<void> {
   const next = checkPassword(newPassword, 'newPassword')
+  const { rekey: withNewKeyPair } = requireFields(options, 'options', ['rekey'])
   const { row, privateKey } = await unlock(ctx, username, oldPassword)
   try {
-    if (options.rekey === true) {
+    if (withNewKeyPair === true) {
       await rekey(ctx, row, privateKey, next)
       return
     }

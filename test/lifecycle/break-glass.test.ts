@@ -1,10 +1,11 @@
 import type { Knex } from 'knex'
 import { expect } from '../support/chai.js'
-import { rowIdFromString } from '../../src/db/row-id.js'
+import { newRowId, rowIdFromString, rowIdToString } from '../../src/db/row-id.js'
 import {
   AccessDeniedError,
   ConfigurationError,
   IntegrityError,
+  NotFoundError,
   ValidationError,
 } from '../../src/errors/index.js'
 import { generateUserKeyPair } from '../../src/crypto/keypair.js'
@@ -163,6 +164,36 @@ describe('break-glass', () => {
         erin.userId,
       ),
     ).to.be.rejectedWith(ConfigurationError)
+  })
+
+  it('an id of no patient: refused as any id without the emergency key; NOT_FOUND, audited as such, for a holder', async () => {
+    const missing = rowIdToString(newRowId())
+    const reason = 'Unconscious in the ED, chart needed'
+    const noKey = await registerTestUser(vault, 'bg-probe', ['emergency'])
+    const s = await vault.login(noKey.username, noKey.password)
+    try {
+      // Without the key no patient is theirs to open: an id of none looks like any other.
+      const existing = await alice.createPatient(DEMO_DEMOGRAPHICS)
+      const answers = []
+      for (const pid of [missing, existing]) {
+        const err = (await s.breakGlass(pid, reason).catch((e: unknown) => e)) as Error
+        expect(err).to.be.instanceOf(AccessDeniedError)
+        answers.push(err.message)
+      }
+      expect(answers[0]).to.equal(answers[1])
+    } finally {
+      s.close()
+    }
+    // A holder may open every patient, so to them the id of none is NOT_FOUND:
+    // one failure row says so.
+    await expect(erin.breakGlass(missing, reason)).to.be.rejectedWith(NotFoundError)
+    const rows = await db('audit_log')
+      .where('patient_id', rowIdFromString(missing, 'patientId'))
+      .orderBy('seq')
+    expect(rows.map((r) => [r.action, r.outcome, r.detail])).to.deep.equal([
+      ['break_glass.open', 'denied', 'access_denied'],
+      ['break_glass.open', 'failure', 'not_found'],
+    ])
   })
 
   it('refuses to seal to an emergency public key swapped in the database, and re-pins only what the recovery key proves', async () => {

@@ -177,6 +177,49 @@ describe('bad input gets a clear typed error and changes nothing', () => {
     )
   })
 
+  it('text that is not well-formed Unicode is refused wherever text enters, not stored as U+FFFD', async () => {
+    const lone = ['x\uD800', '\uDC00x', 'a\uDBFFb']
+    const user = { username: uniqueName('lone'), password: testPassword() }
+    const record = { kind: 'note', occurredOn: '2026-01-01', title: 'Fine' } as const
+    const recordId = await session.addRecord(patientId, record)
+    before0.clinical_records! += 1
+    const demographics = ['fullName', 'sex', 'nationalId', 'address', 'phone', 'email']
+    for (const bad of lone) {
+      const cases: [string, () => Promise<unknown>][] = [
+        ['displayName', () => vault.registerUser({ ...user, displayName: bad })],
+        ['newPassword', () => vault.changePassword(creds.username, creds.password, bad)],
+        ['reason', () => session.breakGlass(patientId, `${bad} is the reason given`)],
+        ...demographics.map((f): [string, () => Promise<unknown>] => [
+          f,
+          () => session.createPatient({ ...DEMO_DEMOGRAPHICS, [f]: bad } as never),
+        ]),
+        ...demographics.map((f): [string, () => Promise<unknown>] => [
+          f,
+          () => session.updatePatient(patientId, { [f]: bad }),
+        ]),
+        ...['title', 'code', 'body'].map((f): [string, () => Promise<unknown>] => [
+          f,
+          () => session.addRecord(patientId, { ...record, [f]: bad } as never),
+        ]),
+        ...['title', 'code', 'body'].map((f): [string, () => Promise<unknown>] => [
+          f,
+          () => session.updateRecord(patientId, recordId, { [f]: bad }),
+        ]),
+      ]
+      for (const [field, call] of cases) {
+        const err = await call().then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        expect(err, `${field} ${JSON.stringify(bad)}`).to.be.instanceOf(ValidationError)
+        expect((err as ValidationError).field).to.equal(field)
+      }
+    }
+    expect(
+      (await vault.listUsers()).some((u) => u.displayName.includes('\uFFFD')),
+    ).to.equal(false)
+  })
+
   it('records: bad kind, bad date, oversize body, unknown record id', async () => {
     const base = { kind: 'note', occurredOn: '2026-01-01', title: 'Fine' }
     const cases: [unknown, RegExp][] = [
