@@ -36,6 +36,7 @@ import { auditedTransaction } from './audited.js'
 import { requireFields } from './require-object.js'
 import { requireRole } from './roles.js'
 import { rotationTables } from './table-registry.js'
+import { requireCertifiedKeys } from './user-key-check.js'
 import { inTransaction } from './transaction.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
@@ -93,6 +94,15 @@ export async function rotateWithin(
   const from = await lockPatientKeyVersion(trx, patientId)
   if (from === undefined) throw new NotFoundError('patient', id)
   const to = from + 1
+  // Every remaining grantee's certificate first, before any key is opened or
+  // row re-encrypted: one failure refuses the whole rotation, nothing written
+  // (docs/concepts.md, "Certified public keys"). A revoke of that grantee still
+  // goes through: their grant is deleted before this list is read.
+  const grants = await listGrantsWithKeys(trx, patientId, from)
+  requireCertifiedKeys(
+    ctx,
+    grants.map((g) => ({ ...g, id: g.user_id })),
+  )
   const oldKey = await opener(trx, patientId, from)
   const newKey = generatePatientKey()
   const oldFieldKeys = fieldKeysFor(oldKey, from)
@@ -133,7 +143,6 @@ export async function rotateWithin(
     // and inserting one grant after the other made a patient shared with 1,000
     // users take 1.4–2 s to rotate or revoke here (npm run bench, "rotate the key
     // of a patient with 1,000 grantees").
-    const grants = await listGrantsWithKeys(trx, patientId, from)
     const [grantSeals, recoverySeal] = await Promise.all([
       sealAll(
         newKey,
