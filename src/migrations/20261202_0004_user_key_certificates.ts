@@ -10,7 +10,7 @@ import type { Knex } from 'knex'
  *
  * The certificate is NULL on the rows of an existing database (the migration has
  * no key): those users are certified once by an administrator
- * (`emr-vault users certify`, vault.certifyUsers), and until then nothing is
+ * (`emr-vault user certify`, vault.certifyUsers), and until then nothing is
  * sealed to them.
  */
 export async function up(knex: Knex): Promise<void> {

@@ -31,7 +31,7 @@ export async function userKeyCertificatesCheck(db: Knex): Promise<PostureCheck> 
     return check.warn(
       `${uncertified} user(s) have no certificate for their public key: nothing is sealed to them ` +
         '(grants to them and rotations of their patients are refused).',
-      'An administrator certifies them once: emr-vault users certify --as ADMIN ' +
+      'An administrator certifies them once: emr-vault user certify --as ADMIN ' +
         '(vault.certifyUsers(admin)). It vouches for the keys as the database holds them now.',
     )
   }

@@ -56,7 +56,7 @@ export function requireCertifiedKeys(
         throw new IntegrityError(
           `user ${id} has no certificate for their public key, so nothing is sealed to them: ` +
             'an administrator certifies the existing users once with ' +
-            '`emr-vault users certify --as ADMIN` (vault.certifyUsers)',
+            '`emr-vault user certify --as ADMIN` (vault.certifyUsers)',
         )
       }
       const key = {

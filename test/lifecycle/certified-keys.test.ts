@@ -372,7 +372,7 @@ describe('certified public keys: a database from before certificates', () => {
     try {
       await expect(alice.grant(patient, people[1]!.id)).to.be.rejectedWith(
         IntegrityError,
-        /emr-vault users certify --as ADMIN/,
+        /emr-vault user certify --as ADMIN/,
       )
       // Old data is readable all along: nothing is sealed to read it.
       expect((await alice.readPatient(patient)).fullName).to.equal('Old Patient')
@@ -382,7 +382,7 @@ describe('certified public keys: a database from before certificates', () => {
     const line = await certificateLine()
     expect(line.status).to.equal('WARN')
     expect(line.detail).to.match(/^3 user\(s\) have no certificate/)
-    expect(line.fix).to.match(/emr-vault users certify --as ADMIN/)
+    expect(line.fix).to.match(/emr-vault user certify --as ADMIN/)
   })
 
   it('certifyUsers needs the admin role', async () => {
