@@ -1,14 +1,20 @@
 import type { Knex } from 'knex'
 import { expect } from '../support/chai.js'
 import { generateUserKeyPair } from '../../src/crypto/keypair.js'
-import { rowIdFromString } from '../../src/db/row-id.js'
+import { newRowId, rowIdFromString } from '../../src/db/row-id.js'
 import { IntegrityError } from '../../src/errors/index.js'
 import * as certificateMigration from '../../src/migrations/20261202_0004_user_key_certificates.js'
+import { verifyAuditChain } from '../../src/services/audit-verify.js'
 import { runDoctor } from '../../src/services/doctor.service.js'
 import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
 import { useOwnDatabase } from '../support/own-database.js'
-import { registerTestUser, testPassword, testVault } from '../support/vault-fixture.js'
+import {
+  registerTestUser,
+  TEST_AUDIT_KEY,
+  testPassword,
+  testVault,
+} from '../support/vault-fixture.js'
 
 /** A patient's grant rows and key version, to show a refusal wrote nothing. */
 async function keyState(db: Knex, patientId: string): Promise<unknown> {
@@ -447,5 +453,51 @@ describe('certified public keys: a database from before certificates', () => {
     } finally {
       bob.close()
     }
+  })
+})
+
+describe('certified public keys: the admin step over several batches', () => {
+  const own = useOwnDatabase()
+  let db: Knex
+  let vault: Vault
+  let admin: Session
+  const RAW_USERS = 205
+
+  before(async () => {
+    db = own.db()
+    ;({ vault } = testVault({ db }))
+    const ad = await registerTestUser(vault, 'batch-admin', ['admin'])
+    admin = await vault.login(ad.username, ad.password)
+    // Rows as an earlier release left them: same credentials' shape as the
+    // admin's, a key of their own, no certificate.
+    const [template] = await db('users').where('username', ad.username)
+    const rows = Array.from({ length: RAW_USERS }, (_, i) => ({
+      ...template,
+      id: newRowId(),
+      username: `batch-user-${String(i).padStart(3, '0')}`,
+      roles: 'clinician',
+      public_key: generateUserKeyPair().publicKey,
+      public_key_certificate: null,
+    }))
+    await db('users').insert(rows)
+  })
+
+  after(() => admin?.close())
+
+  it('certifies every user across batches, each audited, and a second run only what is left; the chain verifies', async () => {
+    expect(await vault.certifyUsers(admin)).to.deep.equal({ certified: RAW_USERS })
+    expect(await db('users').whereNull('public_key_certificate')).to.deep.equal([])
+    const audit = await db('audit_log').where('action', 'user.certify').orderBy('seq')
+    expect(audit.filter((r) => r.target_user_id !== null)).to.have.length(RAW_USERS)
+    expect(
+      audit.filter((r) => r.target_user_id === null).map((r) => r.detail),
+    ).to.deep.equal(['batch of 100', 'batch of 100', 'batch of 5'])
+
+    // A run cut short leaves the rest uncertified: the next run does only them.
+    await db('users')
+      .whereIn('username', ['batch-user-007', 'batch-user-150'])
+      .update({ public_key_certificate: null })
+    expect(await vault.certifyUsers(admin)).to.deep.equal({ certified: 2 })
+    expect((await verifyAuditChain(db, TEST_AUDIT_KEY)).ok).to.equal(true)
   })
 })
