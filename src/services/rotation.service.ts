@@ -94,20 +94,22 @@ export async function rotateWithin(
   const from = await lockPatientKeyVersion(trx, patientId)
   if (from === undefined) throw new NotFoundError('patient', id)
   const to = from + 1
-  // Every remaining grantee's certificate first, before any key is opened or
-  // row re-encrypted: one failure refuses the whole rotation, nothing written
-  // (docs/concepts.md, "Certified public keys"). A revoke of that grantee still
-  // goes through: their grant is deleted before this list is read.
-  const grants = await listGrantsWithKeys(trx, patientId, from)
-  requireCertifiedKeys(
-    ctx,
-    grants.map((g) => ({ ...g, id: g.user_id })),
-  )
   const oldKey = await opener(trx, patientId, from)
   const newKey = generatePatientKey()
   const oldFieldKeys = fieldKeysFor(oldKey, from)
   const newFieldKeys = fieldKeysFor(newKey, to)
   try {
+    // Every remaining grantee's certificate before any row is re-encrypted or
+    // anything sealed: one failure refuses the whole rotation, nothing written
+    // (docs/concepts.md, "Certified public keys"). After the opener, which is
+    // the access check: a caller without a grant learns nothing about the
+    // grantees. A revoke of that grantee still goes through: their grant is
+    // deleted before this list is read.
+    const grants = await listGrantsWithKeys(trx, patientId, from)
+    requireCertifiedKeys(
+      ctx,
+      grants.map((g) => ({ ...g, id: g.user_id })),
+    )
     const tables = await rotationTables(trx, ctx, checkedCatalogs)
     const rowIds: Buffer[][] = []
     for (const spec of tables) {

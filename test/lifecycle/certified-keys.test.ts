@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 import { expect } from '../support/chai.js'
 import { generateUserKeyPair } from '../../src/crypto/keypair.js'
 import { newRowId, rowIdFromString } from '../../src/db/row-id.js'
-import { IntegrityError } from '../../src/errors/index.js'
+import { AccessDeniedError, IntegrityError } from '../../src/errors/index.js'
 import * as certificateMigration from '../../src/migrations/20261202_0004_user_key_certificates.js'
 import { verifyAuditChain } from '../../src/services/audit-verify.js'
 import { runDoctor } from '../../src/services/doctor.service.js'
@@ -126,12 +126,22 @@ describe('certified public keys', () => {
     })
     await alice.grant(patient, bob.id)
     await alice.grant(patient, carol.id)
+    const stranger = await registerTestUser(vault, 'ck-stranger')
     await withBobKeySwapped(async () => {
       const before = await keyState(db, patient)
       await expect(alice.rotatePatientKey(patient)).to.be.rejectedWith(
         IntegrityError,
         /does not match its certificate/,
       )
+      // A user without a grant learns nothing of the grantees: refused as ever.
+      const outsider = await vault.login(stranger.username, stranger.password)
+      try {
+        await expect(outsider.rotatePatientKey(patient)).to.be.rejectedWith(
+          AccessDeniedError,
+        )
+      } finally {
+        outsider.close()
+      }
       // Revoking another grantee would re-seal to bob: refused the same way.
       await expect(alice.revoke(patient, carol.id)).to.be.rejectedWith(
         IntegrityError,
