@@ -5,6 +5,7 @@ import * as breakGlass from './20261129_0003_break_glass.js'
 import * as rotationRuns from './20261129_0004_rotation_runs.js'
 import * as emergencyKeyMac from './20261129_0005_emergency_key_mac.js'
 import * as declaredTables from './20261202_0003_declared_tables.js'
+import * as userKeyCertificates from './20261202_0004_user_key_certificates.js'
 
 /** One of emr-vault's migrations under the name its history records. */
 export interface NamedMigration {
@@ -29,4 +30,5 @@ export const MIGRATIONS: readonly NamedMigration[] = [
   { name: '20261129_0004_rotation_runs', migration: rotationRuns },
   { name: '20261129_0005_emergency_key_mac', migration: emergencyKeyMac },
   { name: '20261202_0003_declared_tables', migration: declaredTables },
+  { name: '20261202_0004_user_key_certificates', migration: userKeyCertificates },
 ]

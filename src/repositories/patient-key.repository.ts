@@ -165,17 +165,23 @@ export async function lockPatientKeyVersion(
   return rows[0]?.current_key_version
 }
 
-/** Grants of one key version with each grantee's public key (for re-sealing). */
+/** Grants of one key version with each grantee's public key and its certificate (for re-sealing). */
 export async function listGrantsWithKeys(
   db: Executor,
   patientId: Buffer,
   version: number,
-): Promise<(PatientKeyGrantRow & { public_key: Buffer })[]> {
+): Promise<
+  (PatientKeyGrantRow & {
+    public_key: Buffer
+    public_key_version: number
+    public_key_certificate: Buffer | null
+  })[]
+> {
   return selectRows(
     db,
     db('patient_key_grants as g')
       .join('users as u', 'u.id', 'g.user_id')
-      .select('g.*', 'u.public_key')
+      .select('g.*', 'u.public_key', 'u.public_key_version', 'u.public_key_certificate')
       .where({ 'g.patient_id': patientId, 'g.key_version': version })
       // Disabled users' and expired break-glass grants are not carried to the new
       // version: a rotation ends their access for good.

@@ -5,7 +5,9 @@ const TABLE = 'users'
 
 export async function insertUser(
   db: Executor,
-  row: Omit<UserRow, 'disabled_at' | 'password_changed_at' | 'created_at'>,
+  row: Omit<UserRow, 'disabled_at' | 'password_changed_at' | 'created_at'> & {
+    public_key_certificate: Buffer
+  },
 ): Promise<void> {
   await executeWrite(db, db(TABLE).insert(row), 'insert user')
 }
@@ -41,6 +43,60 @@ export async function findUsersByIds(
 ): Promise<UserRow[]> {
   if (ids.length === 0) return []
   return selectRows<UserRow>(db, db(TABLE).select('*').whereIn('id', ids), 'find users')
+}
+
+/**
+ * Up to `limit` users without a certificate, by id after `after`, locked FOR
+ * UPDATE (the admin's certification step).
+ */
+export async function lockUncertifiedUsers(
+  db: Executor,
+  after: Buffer,
+  limit: number,
+): Promise<UserRow[]> {
+  return selectRows<UserRow>(
+    db,
+    db(TABLE)
+      .select('*')
+      .whereNull('public_key_certificate')
+      .andWhere('id', '>', after)
+      .orderBy('id')
+      .limit(limit)
+      .forUpdate(),
+    'find uncertified users',
+  )
+}
+
+/** How many users have no certificate (the doctor's line). */
+export async function countUncertifiedUsers(db: Executor): Promise<number> {
+  const rows = await selectRows<{ n: number | string }>(
+    db,
+    db(TABLE).count({ n: '*' }).whereNull('public_key_certificate'),
+    'count uncertified users',
+  )
+  return Number(rows[0]?.n ?? 0)
+}
+
+/**
+ * Stores the certificate of the key the row holds now, if it still has none and
+ * still holds that key at that version.
+ */
+export async function setUserKeyCertificate(
+  db: Executor,
+  id: Buffer,
+  publicKey: Buffer,
+  version: number,
+  certificate: Buffer,
+): Promise<boolean> {
+  const { affectedRows } = await executeWrite(
+    db,
+    db(TABLE)
+      .update({ public_key_certificate: certificate })
+      .where({ id, public_key: publicKey, public_key_version: version })
+      .whereNull('public_key_certificate'),
+    'certify user key',
+  )
+  return affectedRows === 1
 }
 
 export async function listUsers(db: Executor): Promise<UserRow[]> {
@@ -83,24 +139,35 @@ export async function setUserDisabled(
   return affectedRows === 1
 }
 
+/** A new public key with its version and certificate. */
+export interface CertifiedPublicKey {
+  readonly publicKey: Buffer
+  /** The version the row had before, plus one. */
+  readonly version: number
+  readonly certificate: Buffer
+}
+
 /**
  * Gives the user a new key pair and credentials (recovery after a forgotten
- * password: the old private key is lost, so the old wrap is replaced outright).
+ * password: the old private key is lost, so the old wrap is replaced outright),
+ * only if the row is still at the version before `key.version`.
  */
 export async function replaceUserKeyPair(
   db: Executor,
   id: Buffer,
-  publicKey: Buffer,
+  key: CertifiedPublicKey,
   columns: UserCredentialColumns,
   expectedWrappedPrivateKey?: Buffer,
 ): Promise<boolean> {
   const query = db(TABLE)
     .update({
       ...columns,
-      public_key: publicKey,
+      public_key: key.publicKey,
+      public_key_version: key.version,
+      public_key_certificate: key.certificate,
       password_changed_at: db.raw('CURRENT_TIMESTAMP(3)'),
     })
-    .where({ id })
+    .where({ id, public_key_version: key.version - 1 })
   // A rekey by the user must not race a concurrent password change (recovery,
   // where the old key is lost, gives no expectation).
   if (expectedWrappedPrivateKey)

@@ -11,6 +11,14 @@ export interface UserRow {
   kdf_r: number
   kdf_p: number
   public_key: Buffer
+  /** 1 for the key the user registered with, one more for every new key pair. */
+  public_key_version: number
+  /**
+   * MAC of (id, public_key_version, public_key) under the certification key
+   * (crypto/user-key-certificate.ts); NULL on rows made before certificates
+   * existed, until an administrator certifies them.
+   */
+  public_key_certificate: Buffer | null
   wrapped_private_key: Buffer
   disabled_at: Date | null
   password_changed_at: Date

@@ -20,6 +20,7 @@ export const AUDIT_ACTIONS = [
   'user.login',
   'user.disable',
   'user.enable',
+  'user.certify',
   'password.change',
   'kdf.upgrade',
   'patient.create',

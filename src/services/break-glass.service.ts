@@ -38,6 +38,7 @@ import type { UnlockedUser } from './unlocked-user.js'
 import { auditedTransaction } from './audited.js'
 import { requireRole } from './roles.js'
 import { inTransaction } from './transaction.js'
+import { requireCertifiedKeys } from './user-key-check.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
 /**
@@ -229,6 +230,7 @@ export async function grantEmergencyKey(
     if (!user.roles.split(',').includes('emergency')) {
       throw new ValidationError('userId', 'names a user without the emergency role')
     }
+    requireCertifiedKeys(ctx, [user])
     const emergencyPrivate = await openEmergencyKeyWithRecovery(
       ctx,
       key,

@@ -29,6 +29,7 @@ import {
 } from './doctor-server.js'
 import { readServerFacts, type ServerFacts } from './doctor-server-facts.js'
 import { TLS, transportCheck } from './doctor-transport.js'
+import { USER_KEY_CERTIFICATES, userKeyCertificatesCheck } from './doctor-user-keys.js'
 
 export { worstStatus, type CheckStatus, type PostureCheck } from './doctor-check.js'
 
@@ -107,7 +108,7 @@ export async function runModeCheck(db: Knex): Promise<PostureCheck[]> {
  * PASS/WARN/FAIL rules are documented beside each check: doctor-server.ts,
  * doctor-mode.ts, doctor-logs.ts,
  * doctor-audit-plugins.ts, doctor-accounts.ts (privileges: doctor-grants.ts),
- * doctor-transport.ts, doctor-schema.ts, doctor-declared-tables.ts,
+ * doctor-transport.ts, doctor-schema.ts, doctor-declared-tables.ts, doctor-user-keys.ts,
  * doctor-recovery-key.ts, doctor-diagnostics-channels.ts.
  *
  * Never throws for a check that cannot run: that check reports FAIL with the
@@ -142,6 +143,7 @@ export async function runDoctor(
     await guarded([PRIMARY_KEY], () => primaryKeyCheck(needFacts())),
     await guarded([SCHEMA_VERSION], () => schemaCheck(db)),
     await guarded([DECLARED_TABLES], () => declaredTablesCheck(db, options.tables)),
+    await guarded([USER_KEY_CERTIFICATES], () => userKeyCertificatesCheck(db)),
     [recoveryKeyCheck(options.recoveryPublicKey)],
     [diagnosticsChannelsCheck()],
   ]

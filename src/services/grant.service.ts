@@ -15,6 +15,7 @@ import type { AccessEntry } from './domain.js'
 import { auditedTransaction } from './audited.js'
 import { openGrant, requireGrant, requireLastingGrant } from './patient-access.js'
 import type { UnlockedUser } from './unlocked-user.js'
+import { requireCertifiedKeys } from './user-key-check.js'
 import type { VaultContext } from './vault-context.js'
 
 /**
@@ -55,6 +56,9 @@ export async function grantPatient(
         throw new ValidationError('granteeUserId', 'names a disabled user')
       }
       if (await findCurrentGrant(trx, pid, gid)) return { created: false }
+      // Before the patient key is even opened: a key swapped into `users` by a
+      // database writer is never sealed to.
+      requireCertifiedKeys(ctx, [grantee])
       const patientKey = await openGrant(session, own)
       try {
         const sealed = await sealPatientKey(patientKey, grantee.public_key, {

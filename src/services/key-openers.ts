@@ -59,6 +59,15 @@ export function recoveryOpener(
       throw new IntegrityError(
         `patient ${id} has no recovery seal for key version ${version}`,
       )
+    // The recovery public key comes from configuration, so a database writer
+    // cannot change it; the seal's stored fingerprint must name it (a seal made
+    // for another recovery key, or a row moved from another deployment, is
+    // refused here by name rather than as a failed open).
+    if (!seal.recovery_key_fingerprint.equals(ctx.recoveryFingerprint)) {
+      throw new IntegrityError(
+        `recovery seal of patient ${id} was made for another recovery key than the configured one`,
+      )
+    }
     try {
       return await openPatientKey(seal.sealed_key, recoveryPrivateKey, {
         patientId: id,

@@ -2,7 +2,7 @@ import { wipe } from '../crypto/bytes.js'
 import { generateUserKeyPair } from '../crypto/keypair.js'
 import { sealPatientKey } from '../crypto/patient-key-seal.js'
 import { rowIdFromString, rowIdToString } from '../db/row-id.js'
-import { NotFoundError, ValidationError } from '../errors/index.js'
+import { IntegrityError, NotFoundError, ValidationError } from '../errors/index.js'
 import {
   deleteGrant,
   findCurrentGrant,
@@ -21,6 +21,7 @@ import type { UnlockedUser } from './unlocked-user.js'
 import { auditedTransaction } from './audited.js'
 import { requireRole } from './roles.js'
 import { checkPassword, credentialsFor } from './user.service.js'
+import { certifyPublicKey, requireCertifiedKeys } from './user-key-check.js'
 import type { VaultContext } from './vault-context.js'
 
 /**
@@ -77,7 +78,19 @@ export async function recoverUser(
             wipe(patientKey)
           }
         }
-        await replaceUserKeyPair(trx, user.id, publicKey, credentials)
+        // A new key version with its certificate: the old key's certificate
+        // cannot be put back beside it. Refused if the row moved on meanwhile.
+        const version = user.public_key_version + 1
+        const key = {
+          publicKey,
+          version,
+          certificate: certifyPublicKey(ctx, user.id, version, publicKey),
+        }
+        if (!(await replaceUserKeyPair(trx, user.id, key, credentials))) {
+          throw new IntegrityError(
+            `user ${userId} changed during the recovery (a concurrent password change); try again`,
+          )
+        }
         return { patients: grants.length }
       },
       (r) => ({ detail: `patients=${r.patients}` }),
@@ -115,6 +128,7 @@ export async function restorePatientAccess(
     if (user.disabled_at !== null)
       throw new ValidationError('userId', 'names a disabled user')
     if (await findCurrentGrant(trx, pid, uid)) return { created: false }
+    requireCertifiedKeys(ctx, [user])
     const patientKey = await open(trx, pid, version)
     try {
       // A row left under this key is an expired break-glass grant: replace it.

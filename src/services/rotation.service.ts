@@ -36,6 +36,7 @@ import { auditedTransaction } from './audited.js'
 import { requireFields } from './require-object.js'
 import { requireRole } from './roles.js'
 import { rotationTables } from './table-registry.js'
+import { requireCertifiedKeys } from './user-key-check.js'
 import { inTransaction } from './transaction.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
@@ -98,6 +99,17 @@ export async function rotateWithin(
   const oldFieldKeys = fieldKeysFor(oldKey, from)
   const newFieldKeys = fieldKeysFor(newKey, to)
   try {
+    // Every remaining grantee's certificate before any row is re-encrypted or
+    // anything sealed: one failure refuses the whole rotation, nothing written
+    // (docs/concepts.md, "Certified public keys"). After the opener, which is
+    // the access check: a caller without a grant learns nothing about the
+    // grantees. A revoke of that grantee still goes through: their grant is
+    // deleted before this list is read.
+    const grants = await listGrantsWithKeys(trx, patientId, from)
+    requireCertifiedKeys(
+      ctx,
+      grants.map((g) => ({ ...g, id: g.user_id })),
+    )
     const tables = await rotationTables(trx, ctx, checkedCatalogs)
     const rowIds: Buffer[][] = []
     for (const spec of tables) {
@@ -133,7 +145,6 @@ export async function rotateWithin(
     // and inserting one grant after the other made a patient shared with 1,000
     // users take 1.4–2 s to rotate or revoke here (npm run bench, "rotate the key
     // of a patient with 1,000 grantees").
-    const grants = await listGrantsWithKeys(trx, patientId, from)
     const [grantSeals, recoverySeal] = await Promise.all([
       sealAll(
         newKey,

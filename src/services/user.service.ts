@@ -39,6 +39,7 @@ import { inTransaction } from './transaction.js'
 import { ROLES, type NewUser, type Role, type UserSummary } from './domain.js'
 import { requireFields, requireWellFormed } from './require-object.js'
 import { UnlockedUser } from './unlocked-user.js'
+import { certifyPublicKey } from './user-key-check.js'
 import type { VaultContext } from './vault-context.js'
 
 const USERNAME = /^[a-z0-9][a-z0-9._-]{2,63}$/
@@ -160,6 +161,8 @@ export async function registerUser(
       display_name: displayName,
       roles: roles.join(','),
       public_key: publicKey,
+      public_key_version: 1,
+      public_key_certificate: certifyPublicKey(ctx, id, 1, publicKey),
       ...credentials,
     }
     await auditedTransaction(
@@ -385,6 +388,8 @@ async function rekey(
   password: string,
 ): Promise<void> {
   const userId = rowIdToString(row.id)
+  // A new version, so the old key's certificate cannot stand for the new row.
+  const version = row.public_key_version + 1
   const { publicKey, privateKey } = generateUserKeyPair()
   try {
     const credentials = await credentialsFor(password, privateKey, userId, ctx.kdfPolicy)
@@ -421,7 +426,11 @@ async function rekey(
         !(await replaceUserKeyPair(
           trx,
           row.id,
-          publicKey,
+          {
+            publicKey,
+            version,
+            certificate: certifyPublicKey(ctx, row.id, version, publicKey),
+          },
           credentials,
           row.wrapped_private_key,
         ))

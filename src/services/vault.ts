@@ -19,6 +19,7 @@ import * as rotation from './rotation.service.js'
 import type { RotateAllProgress, RotateAllResult } from './rotation.service.js'
 import type { RecoveryCredentials } from './recovery.service.js'
 import { Session, unlockedUserOf } from './session.js'
+import * as certification from './user-certification.service.js'
 import * as users from './user.service.js'
 import type { VaultContext } from './vault-context.js'
 
@@ -79,6 +80,12 @@ export interface Vault {
   /** Disables a user: open sessions lose access at their next statement. */
   disableUser(userId: string, admin?: Session): Promise<void>
   enableUser(userId: string, admin?: Session): Promise<void>
+  /**
+   * The one-off step after upgrading a database made before public keys were
+   * certified: certifies every user's public key as the database holds it now
+   * (admin role; audited; resumable). Until then nothing is sealed to them.
+   */
+  certifyUsers(admin: Session): Promise<{ certified: number }>
   /** Forgotten password: new key pair and password, patients re-granted from the recovery key. */
   recoverUser(
     authority: RecoveryAuthority,
@@ -170,6 +177,8 @@ export function createVault(options: VaultOptions): Vault {
       users.setDisabled(ctx, userId, true, adminOf(admin)),
     enableUser: async (userId, admin) =>
       users.setDisabled(ctx, userId, false, adminOf(admin)),
+    certifyUsers: async (admin) =>
+      certification.certifyUsers(ctx, unlockedUserOf(admin, 'admin')),
     recoverUser: async (authority, username, newPassword) =>
       recovery.recoverUser(ctx, credentialsOf(authority), username, newPassword),
     rotateAll: async (authority, options) =>

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { expect } from '../support/chai.js'
 import { engineFromEnv, localServerStatus } from '../../src/testing/local-db/index.js'
+import { rowIdFromString } from '../../src/db/row-id.js'
 import type { Vault } from '../../src/services/vault.js'
 import { useOwnDatabase } from '../support/own-database.js'
 import {
@@ -156,6 +157,39 @@ describe('emr-vault command line (in-process, test database)', function () {
           )
         ).code,
       ).to.equal(5)
+    })
+
+    it('user certify certifies the users without a certificate, once; a non-admin exits 4', async () => {
+      const boss = await admin()
+      const old = [await clinician(), await clinician()]
+      // As a database from before certificates holds them.
+      await own
+        .db()('users')
+        .whereIn(
+          'id',
+          old.map((u) => rowIdFromString(u.user.id, 'userId')),
+        )
+        .update({ public_key_certificate: null })
+      const certify = ['user', 'certify', '--password-stdin']
+      const notAdmin = await runCli(
+        [...certify, '--as', old[0]!.username],
+        lines(old[0]!.password),
+      )
+      expect(notAdmin.code).to.equal(4)
+      const first = await runCli(
+        [...certify, '--as', boss.username, '--json'],
+        lines(boss.password),
+      )
+      expect(first.code, first.stderr).to.equal(0)
+      expect(JSON.parse(first.stdout)).to.deep.equal({ certified: 2 })
+      const again = await runCli(
+        [...certify, '--as', boss.username],
+        lines(boss.password),
+      )
+      expect([again.code, again.stdout.trim()]).to.deep.equal([
+        0,
+        'Every user already had a certified public key',
+      ])
     })
 
     it('password change takes old and new from stdin; a wrong old password exits 4 and changes nothing', async () => {

@@ -19,6 +19,7 @@ import {
   MigrationError,
 } from '../../src/errors/index.js'
 import { MIGRATIONS } from '../../src/migrations/index.js'
+import * as userKeyCertificates from '../../src/migrations/20261202_0004_user_key_certificates.js'
 import { createVault } from '../../src/services/vault.js'
 import { withFreshDatabase } from '../support/fresh-database.js'
 import { testDbConfig } from '../support/test-env.js'
@@ -178,9 +179,15 @@ async function columns(db: Knex): Promise<string[]> {
   return rows.map((r) => r.c)
 }
 
-/** The columns of the tables an earlier version's migrations made. */
+/** Columns the migrations added since the earlier version made the others. */
+const ADDED_SINCE = [
+  /^emr_vault_declared_tables\./,
+  /^users\.public_key_(version|certificate) /,
+]
+
+/** The columns of the tables an earlier version's migrations made, as it made them. */
 async function columnsOfEarlierTables(db: Knex): Promise<string[]> {
-  return (await columns(db)).filter((c) => !c.startsWith('emr_vault_declared_tables.'))
+  return (await columns(db)).filter((c) => !ADDED_SINCE.some((added) => added.test(c)))
 }
 
 /** What the data tables hold: enough to see that no migration ran again. */
@@ -193,8 +200,23 @@ async function dataCounts(db: Knex): Promise<Record<string, number>> {
   return counts
 }
 
-/** A user and a patient written through the services, so the tables hold real rows. */
+/**
+ * A user and a patient written through the services, so the tables hold real rows.
+ * On a database of an earlier release the services need the users columns of the
+ * key certificates: they are added for the write and dropped again, so the schema
+ * is the earlier release's when the test goes on.
+ */
 async function someData(db: Knex): Promise<void> {
+  const earlier = !(await db.schema.hasColumn('users', 'public_key_certificate'))
+  if (earlier) await userKeyCertificates.up(db)
+  try {
+    await servicesData(db)
+  } finally {
+    if (earlier) await userKeyCertificates.down(db)
+  }
+}
+
+async function servicesData(db: Knex): Promise<void> {
   const recovery = generateUserKeyPair()
   const vault = createVault({
     db,

@@ -24,6 +24,7 @@ const IDS = [
   'primary_key_required',
   'schema_version',
   'declared_tables',
+  'user_key_certificates',
   'recovery_key',
   'diagnostics_channels',
 ]

@@ -108,6 +108,26 @@ export const userCommands: Command[] = [
     },
   })),
   {
+    path: ['user', 'certify'],
+    summary:
+      'certify the public key of every user who has none (once, after upgrading a database made before certificates): vouches for the keys as the database holds them now',
+    usage: '--as ADMIN [--json]',
+    options: { as: AS_ADMIN },
+    async run(rt, args) {
+      const vault = await rt.vault()
+      const admin = await rt.loginAs(stringArg(args, 'as'))
+      const result = await vault.certifyUsers(admin)
+      out(
+        rt.json
+          ? toJson(result)
+          : result.certified === 0
+            ? 'Every user already had a certified public key'
+            : `Certified the public keys of ${result.certified} user(s)`,
+      )
+      return 0
+    },
+  },
+  {
     path: ['user', 'list'],
     summary: 'list users',
     usage: '[--json]',

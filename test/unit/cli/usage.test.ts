@@ -211,7 +211,7 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
       expect(inGroup.code).to.equal(2)
       expect(inGroup.stdout).to.equal('')
       expect(inGroup.stderr).to.include(
-        'unknown command "user frob"; user has: create, disable, enable, list',
+        'unknown command "user frob"; user has: create, disable, enable, certify, list',
       )
     })
   })
@@ -337,6 +337,7 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
       ],
       [['user', 'disable', '--username', 'x'], 2, /--as ADMIN is required/],
       [['user', 'enable', '--as', 'a'], 2, /--username is required/],
+      [['user', 'certify'], 2, /--as ADMIN is required/],
       [['user', 'list', '--colour'], 2, /Unknown option '--colour'/],
       [['password', 'change'], 2, /--username is required/],
       [
