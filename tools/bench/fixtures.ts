@@ -6,6 +6,10 @@ import { TEST_KDF_POLICY } from '../../src/crypto/kdf-policy.js'
 import { generateUserKeyPair } from '../../src/crypto/keypair.js'
 import { generatePatientKey } from '../../src/crypto/patient-key.js'
 import { sealPatientKey } from '../../src/crypto/patient-key-seal.js'
+import {
+  userCertificationKey,
+  userKeyCertificate,
+} from '../../src/crypto/user-key-certificate.js'
 import { newRowId, rowIdToString } from '../../src/db/row-id.js'
 import {
   advanceAuditHead,
@@ -238,6 +242,7 @@ export async function seedUsers(
   password: string,
 ): Promise<SeedUser[]> {
   const users: SeedUser[] = []
+  const certKey = userCertificationKey(b.auditKey)
   for (let at = 0; at < count; at += INSERT_BATCH) {
     const chunk = await Promise.all(
       Array.from({ length: Math.min(INSERT_BATCH, count - at) }, async (_, k) => {
@@ -259,6 +264,13 @@ export async function seedUsers(
               display_name: `Bench user ${at + k}`,
               roles: 'clinician',
               public_key: pair.publicKey,
+              // Certified as registerUser does, or no grant could be sealed to them.
+              public_key_version: 1,
+              public_key_certificate: userKeyCertificate(certKey, {
+                userId: idBytes,
+                keyVersion: 1,
+                publicKey: pair.publicKey,
+              }),
               ...credentials,
             },
           }
@@ -274,6 +286,7 @@ export async function seedUsers(
     )
     users.push(...chunk.map((c) => c.user))
   }
+  wipe(certKey)
   return users
 }
 
