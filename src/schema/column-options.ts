@@ -65,3 +65,44 @@ export function notAnEncoding(type: string): IntegrityError {
     `an opened ${type} value is not in the format its column writes`,
   )
 }
+
+/**
+ * The `min`/`max` options of an integer column, checked at declaration time, and
+ * the check of a caller's value against them: one rule for encrypted and plain
+ * integers (safe integers only: Number cannot hold more exactly).
+ */
+export function integerRange(
+  options: { readonly min?: number; readonly max?: number },
+  where: string,
+): (value: unknown, field: string) => number {
+  const limit = (name: 'min' | 'max'): number | undefined =>
+    options[name] === undefined
+      ? undefined
+      : wholeNumberOption(
+          options[name],
+          `${where}.${name}`,
+          Number.MIN_SAFE_INTEGER,
+          Number.MAX_SAFE_INTEGER,
+        )
+  const min = limit('min')
+  const max = limit('max')
+  if (min !== undefined && max !== undefined && min > max) {
+    throw new ValidationError(where, 'has min greater than max')
+  }
+  return (value, field) => {
+    if (typeof value !== 'number') throw new ValidationError(field, 'must be a number')
+    if (!Number.isInteger(value))
+      throw new ValidationError(field, 'must be a whole number')
+    if (!Number.isSafeInteger(value)) {
+      throw new ValidationError(
+        field,
+        'must be a safe integer (at most 2^53 - 1 either side of 0)',
+      )
+    }
+    if (min !== undefined && value < min)
+      throw new ValidationError(field, `must be at least ${min}`)
+    if (max !== undefined && value > max)
+      throw new ValidationError(field, `must be at most ${max}`)
+    return value
+  }
+}

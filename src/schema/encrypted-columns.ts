@@ -7,6 +7,7 @@ import {
   commonOptions,
   MAX_ENCRYPTED_BYTES,
   notAnEncoding,
+  integerRange,
   wholeNumberOption,
 } from './column-options.js'
 import { plainJsonProblem } from './plain-json.js'
@@ -298,41 +299,13 @@ function integer<N extends boolean = false>(
   options: IntegerOptions<N> = {},
 ): EncryptedColumn<number, NoInfer<N>> {
   const common = commonOptions(options, 'encrypted.integer')
-  const limit = (name: 'min' | 'max'): number | undefined =>
-    options[name] === undefined
-      ? undefined
-      : wholeNumberOption(
-          options[name],
-          `encrypted.integer.${name}`,
-          Number.MIN_SAFE_INTEGER,
-          Number.MAX_SAFE_INTEGER,
-        )
-  const min = limit('min')
-  const max = limit('max')
-  if (min !== undefined && max !== undefined && min > max) {
-    throw new ValidationError('encrypted.integer', 'has min greater than max')
-  }
+  const check = integerRange(options, 'encrypted.integer')
   return build<number, N>(
     'integer',
     common,
     17,
-    (value, field) => {
-      if (typeof value !== 'number') throw new ValidationError(field, 'must be a number')
-      if (!Number.isInteger(value))
-        throw new ValidationError(field, 'must be a whole number')
-      if (!Number.isSafeInteger(value)) {
-        throw new ValidationError(
-          field,
-          'must be a safe integer (at most 2^53 - 1 either side of 0)',
-        )
-      }
-      if (min !== undefined && value < min)
-        throw new ValidationError(field, `must be at least ${min}`)
-      if (max !== undefined && value > max)
-        throw new ValidationError(field, `must be at most ${max}`)
-      // String(-0) is '0'.
-      return Buffer.from(String(value), 'latin1')
-    },
+    // String(-0) is '0'.
+    (value, field) => Buffer.from(String(check(value, field)), 'latin1'),
     (bytes) => {
       const digits = ascii(bytes)
       const value = Number(digits)

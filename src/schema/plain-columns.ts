@@ -3,7 +3,12 @@ import { isWellFormed } from '../crypto/checks.js'
 import { rowIdFromString, rowIdToString } from '../db/row-id.js'
 import { IntegrityError, ValidationError } from '../errors/index.js'
 import type { PlainColumn, PlainType } from './column.js'
-import { type ColumnOptions, commonOptions, wholeNumberOption } from './column-options.js'
+import {
+  type ColumnOptions,
+  commonOptions,
+  integerRange,
+  wholeNumberOption,
+} from './column-options.js'
 
 /**
  * The plaintext column types: what an application keeps in clear to filter
@@ -125,40 +130,13 @@ function integer<N extends boolean = false>(
   options: PlainIntegerOptions<N> = {},
 ): PlainColumn<number, NoInfer<N>> {
   const common = commonOptions(options, 'plain.integer')
-  const limit = (name: 'min' | 'max'): number | undefined =>
-    options[name] === undefined
-      ? undefined
-      : wholeNumberOption(
-          options[name],
-          `plain.integer.${name}`,
-          Number.MIN_SAFE_INTEGER,
-          Number.MAX_SAFE_INTEGER,
-        )
-  const min = limit('min')
-  const max = limit('max')
-  if (min !== undefined && max !== undefined && min > max) {
-    throw new ValidationError('plain.integer', 'has min greater than max')
-  }
+  const check = integerRange(options, 'plain.integer')
   return build<number, N>(
     'integer',
     common,
     (value, field) => {
-      if (typeof value !== 'number') throw new ValidationError(field, 'must be a number')
-      if (!Number.isInteger(value))
-        throw new ValidationError(field, 'must be a whole number')
-      if (!Number.isSafeInteger(value)) {
-        throw new ValidationError(
-          field,
-          'must be a safe integer (at most 2^53 - 1 either side of 0)',
-        )
-      }
-      if (min !== undefined && value < min) {
-        throw new ValidationError(field, `must be at least ${min}`)
-      }
-      if (max !== undefined && value > max) {
-        throw new ValidationError(field, `must be at most ${max}`)
-      }
-      return value === 0 ? 0 : value
+      const n = check(value, field)
+      return n === 0 ? 0 : n
     },
     (value) => {
       // supportBigNumbers + bigNumberStrings (db/connection.ts): BIGINT arrives as a string.
