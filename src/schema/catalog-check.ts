@@ -3,7 +3,11 @@ import { IntegrityError } from '../errors/index.js'
 import { selectRows } from '../sql/prepared.js'
 import type { CatalogEntry } from './catalog.js'
 import type { TableDeclaration } from './define-table.js'
-import { envelopeLookingColumns, storedColumns } from './envelope-columns.js'
+import {
+  envelopeLookingColumns,
+  storedColumns,
+  type StoredColumn,
+} from './envelope-columns.js'
 
 /**
  * What a rotation checks before it trusts the catalog of declared tables. The
@@ -36,6 +40,35 @@ export async function patientForeignKeys(db: Knex): Promise<Set<string>> {
   return new Set(rows.map((r) => `${r.t}.${r.c}`))
 }
 
+/** Catalog entries whose patient column is no foreign key to patients(id), as `table.column`. */
+export function unlinkedPatientColumns(
+  catalog: readonly CatalogEntry[],
+  foreignKeys: ReadonlySet<string>,
+): string[] {
+  return catalog
+    .filter((e) => !(e.table === 'patients' && e.patientColumn === 'id'))
+    .filter((e) => !foreignKeys.has(`${e.table}.${e.patientColumn}`))
+    .map((e) => `${e.table}.${e.patientColumn}`)
+}
+
+/** Envelope-looking columns that neither a declaration nor the catalog covers, as `table.column`. */
+export async function uncoveredEnvelopeColumns(
+  db: Knex,
+  declarations: Iterable<TableDeclaration>,
+  catalog: readonly CatalogEntry[],
+  columns?: readonly StoredColumn[],
+): Promise<string[]> {
+  const covered = new Set([
+    ...catalog.flatMap((e) => e.columns.map((c) => `${e.table}.${c}`)),
+    ...[...declarations].flatMap((d) =>
+      d.encryptedFields.map((f) => `${d.name}.${f.column}`),
+    ),
+  ])
+  return (await envelopeLookingColumns(db, columns ?? (await storedColumns(db))))
+    .map((c) => `${c.table}.${c.column}`)
+    .filter((name) => !covered.has(name))
+}
+
 /** Throws an IntegrityError naming what the schema contradicts; names only, never data. */
 export async function checkCatalogAgainstSchema(
   db: Knex,
@@ -43,7 +76,6 @@ export async function checkCatalogAgainstSchema(
   catalog: readonly CatalogEntry[],
 ): Promise<void> {
   const declared = new Map([...declarations].map((d) => [d.name, d]))
-  const foreignKeys = await patientForeignKeys(db)
   for (const entry of catalog) {
     const decl = declared.get(entry.table)
     if (decl !== undefined && decl.patientColumn !== entry.patientColumn) {
@@ -52,23 +84,15 @@ export async function checkCatalogAgainstSchema(
           `the declaration ${decl.patientColumn}; rotation refused before writing`,
       )
     }
-    if (entry.patientColumn === 'id' && entry.table === 'patients') continue
-    if (!foreignKeys.has(`${entry.table}.${entry.patientColumn}`)) {
-      throw new IntegrityError(
-        `the catalog of declared tables names ${entry.table}.${entry.patientColumn} as a patient column, ` +
-          'but it is no foreign key to patients(id); rotation refused before writing',
-      )
-    }
   }
-  const covered = new Set([
-    ...catalog.flatMap((e) => e.columns.map((c) => `${e.table}.${c}`)),
-    ...[...declared.values()].flatMap((d) =>
-      d.encryptedFields.map((f) => `${d.name}.${f.column}`),
-    ),
-  ])
-  const uncovered = (await envelopeLookingColumns(db, await storedColumns(db)))
-    .map((c) => `${c.table}.${c.column}`)
-    .filter((name) => !covered.has(name))
+  const [unlinked] = unlinkedPatientColumns(catalog, await patientForeignKeys(db))
+  if (unlinked !== undefined) {
+    throw new IntegrityError(
+      `the catalog of declared tables names ${unlinked} as a patient column, ` +
+        'but it is no foreign key to patients(id); rotation refused before writing',
+    )
+  }
+  const uncovered = await uncoveredEnvelopeColumns(db, declared.values(), catalog)
   if (uncovered.length > 0) {
     throw new IntegrityError(
       `${uncovered.slice(0, 5).join(', ')} looks like it holds envelopes but no declaration ` +

@@ -1,8 +1,12 @@
 import type { Knex } from 'knex'
 import { CATALOG_TABLE, listCatalog } from '../schema/catalog.js'
-import { patientForeignKeys } from '../schema/catalog-check.js'
+import {
+  patientForeignKeys,
+  uncoveredEnvelopeColumns,
+  unlinkedPatientColumns,
+} from '../schema/catalog-check.js'
 import type { TableDeclaration } from '../schema/define-table.js'
-import { envelopeLookingColumns, storedColumns } from '../schema/envelope-columns.js'
+import { storedColumns } from '../schema/envelope-columns.js'
 import { line, type PostureCheck } from './doctor-check.js'
 
 /**
@@ -74,10 +78,7 @@ export async function declaredTablesCheck(
   // A patient column that is not the foreign key to patients(id) is an entry
   // edited to make rotation skip the table (schema/catalog-check.ts).
   const foreignKeys = await patientForeignKeys(db)
-  const unlinked = catalog
-    .filter((e) => !(e.table === 'patients' && e.patientColumn === 'id'))
-    .filter((e) => !foreignKeys.has(`${e.table}.${e.patientColumn}`))
-    .map((e) => `${e.table}.${e.patientColumn}`)
+  const unlinked = unlinkedPatientColumns(catalog, foreignKeys)
   if (unlinked.length > 0) {
     return check.fail(
       `The catalog of declared tables names patient columns that are no foreign key to patients(id): ${list(unlinked)}. ` +
@@ -87,13 +88,7 @@ export async function declaredTablesCheck(
     )
   }
 
-  const covered = new Set([
-    ...catalog.flatMap((e) => e.columns.map((c) => `${e.table}.${c}`)),
-    ...tables.flatMap((t) => t.encryptedFields.map((f) => `${t.name}.${f.column}`)),
-  ])
-  const uncovered = (await envelopeLookingColumns(db, columns))
-    .map((c) => `${c.table}.${c.column}`)
-    .filter((name) => !covered.has(name))
+  const uncovered = await uncoveredEnvelopeColumns(db, tables, catalog, columns)
   const catalogued = new Set(catalog.map((e) => e.table))
   const notCatalogued = tables
     .filter((t) => tablesPresent.has(t.name) && !catalogued.has(t.name))
