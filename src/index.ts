@@ -98,6 +98,13 @@ export {
   type AuditVerifyOptions,
   type AuditVerifyResult,
 } from './services/audit-verify.js'
+export {
+  verifyPatientChart,
+  type Chart,
+  type ChartBaselineResult,
+  type ChartVerifyResult,
+} from './services/chart.service.js'
+export type { ChartFinding } from './services/chart-state.service.js'
 export { deploymentKeysFromEnv, type DeploymentKeys } from './config/deployment-keys.js'
 export {
   createDb,

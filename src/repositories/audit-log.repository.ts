@@ -148,3 +148,28 @@ export async function findAuditRows(
   query.orderBy('seq').limit(filters.limit)
   return selectRows<AuditLogRow>(db, query, 'audit report')
 }
+
+/**
+ * The detail of the patient's last successful audit row that records a chart
+ * state (services/chart-tags.ts), newest first through the (patient_id, seq) index:
+ *
+ *   SELECT `detail` FROM `audit_log` WHERE `patient_id` = ? AND `outcome` = 'success'
+ *   AND `detail` LIKE '%chart %:%' ORDER BY `seq` DESC LIMIT 1
+ */
+export async function findLastChartDetail(
+  db: Executor,
+  tables: AuditTables,
+  patientId: Buffer,
+): Promise<string | undefined> {
+  const rows = await selectRows<{ detail: string }>(
+    db,
+    db(tables.log)
+      .select('detail')
+      .where({ patient_id: patientId, outcome: 'success' })
+      .andWhere('detail', 'like', '%chart %:%')
+      .orderBy('seq', 'desc')
+      .limit(1),
+    'find last chart state in the audit trail',
+  )
+  return rows[0]?.detail
+}

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import type { ChartRow } from '../crypto/chart-state.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import type { OpenedRow } from '../schema/row-codec.js'
 import type { SqlFieldKeys } from '../sql/envelope-sql.js'
@@ -34,6 +35,8 @@ function patientIsRow(decl: TableDeclaration): boolean {
 }
 
 /**
+ * Returns the row as the chart state sees it (its envelope columns' IVs).
+ *
  * INSERT INTO `t` (`id`, `patient_id`, `status`, `drug_enc`, …)
  * VALUES (?, ?, ?, (SELECT CONCAT(e.h, e.c, <tag>) FROM (SELECT CAST(? AS BINARY) AS h, AES_ENCRYPT(?, ?, ?) AS c) AS e), …)
  */
@@ -45,7 +48,8 @@ export async function insertDeclaredRow(
   encrypted: Record<string, Buffer | null>,
   keys: SqlFieldKeys,
   extra: Record<string, unknown> = {},
-): Promise<void> {
+): Promise<ChartRow> {
+  const sealed = sealColumns(db, decl.name, key.id, encrypted, keys)
   await executeWrite(
     db,
     db(decl.name).insert({
@@ -53,10 +57,11 @@ export async function insertDeclaredRow(
       ...(patientIsRow(decl) ? {} : { [decl.patientColumn]: key.patientId }),
       ...extra,
       ...plain,
-      ...sealColumns(db, decl.name, key.id, encrypted, keys),
+      ...sealed.sql,
     }),
     `insert into ${decl.name}`,
   )
+  return { table: decl.name, rowId: key.id, ivs: sealed.ivs }
 }
 
 /**
@@ -126,7 +131,7 @@ export async function selectDeclaredRows(
  * UPDATE `t` SET `status` = ?, `drug_enc` = (<seal>), `updated_at` = CURRENT_TIMESTAMP(3)
  * WHERE `id` = ? AND `patient_id` = ?
  *
- * @returns whether the row (of this patient) existed
+ * @returns whether the row (of this patient) existed, and the IV of each column written
  */
 export async function updateDeclaredRow(
   db: Executor,
@@ -137,20 +142,21 @@ export async function updateDeclaredRow(
   encrypted: Record<string, Buffer | null>,
   keys: SqlFieldKeys,
   extra: Record<string, unknown> = {},
-): Promise<boolean> {
+): Promise<{ found: boolean; ivs: Record<string, Buffer | null> }> {
+  const sealed = sealColumns(db, decl.name, id, encrypted, keys)
   const { affectedRows } = await executeWrite(
     db,
     db(decl.name)
       .update({
         ...extra,
         ...plain,
-        ...sealColumns(db, decl.name, id, encrypted, keys),
+        ...sealed.sql,
         updated_at: db.raw('CURRENT_TIMESTAMP(3)'),
       })
       .where({ id, [decl.patientColumn]: patientId }),
     `update ${decl.name}`,
   )
-  return affectedRows === 1
+  return { found: affectedRows === 1, ivs: sealed.ivs }
 }
 
 /** DELETE FROM `t` WHERE `id` = ? AND `patient_id` = ?; whether the row existed. */

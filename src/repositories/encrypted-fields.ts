@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
-import { envelopeAad } from '../crypto/envelope.js'
+import { randomBytes } from '../crypto/bytes.js'
+import { ENVELOPE_IV_BYTES, envelopeAad } from '../crypto/envelope.js'
 import { rowIdToString } from '../db/row-id.js'
 import { IntegrityError } from '../errors/index.js'
 import { decodeOpened, openSql, sealSql, type SqlFieldKeys } from '../sql/envelope-sql.js'
@@ -13,28 +14,42 @@ import { decodeOpened, openSql, sealSql, type SqlFieldKeys } from '../sql/envelo
 /** Plaintext per column; `null` stores SQL NULL (an absent optional field). */
 export type PlainColumns<C extends string> = Partial<Record<C, Buffer | null>>
 
-/** Raw SQL values that seal each given column for the row `rowId`. */
+/** Raw SQL values sealing columns, and the IV each value is sealed under (null for NULL). */
+export interface SealedColumns {
+  readonly sql: Record<string, Knex.Raw | null>
+  readonly ivs: Record<string, Buffer | null>
+}
+
+/**
+ * Raw SQL values that seal each given column for the row `rowId`. The IVs are
+ * made here, so the caller knows them without reading the row back: the chart
+ * state (crypto/chart-state.ts) is computed from them.
+ */
 export function sealColumns<C extends string>(
   knex: Knex,
   table: string,
   rowId: Buffer,
   values: PlainColumns<C>,
   keys: SqlFieldKeys,
-): Record<string, Knex.Raw | null> {
-  const out: Record<string, Knex.Raw | null> = {}
+): SealedColumns {
+  const sql: Record<string, Knex.Raw | null> = {}
+  const ivs: Record<string, Buffer | null> = {}
   for (const [column, plaintext] of Object.entries(values) as [
     C,
     Buffer | null | undefined,
   ][]) {
     if (plaintext === undefined) continue
     if (plaintext === null) {
-      out[column] = null
+      sql[column] = null
+      ivs[column] = null
       continue
     }
-    const { sql, bindings } = sealSql(plaintext, keys, envelopeAad(table, column, rowId))
-    out[column] = knex.raw(sql, [...bindings] as Knex.RawBinding[])
+    const iv = randomBytes(ENVELOPE_IV_BYTES)
+    const sealed = sealSql(plaintext, keys, envelopeAad(table, column, rowId), iv)
+    sql[column] = knex.raw(sealed.sql, [...sealed.bindings] as Knex.RawBinding[])
+    ivs[column] = iv
   }
-  return out
+  return { sql, ivs }
 }
 
 /**

@@ -3,27 +3,6 @@ import { verifiedSql, type SqlFieldKeys } from '../sql/envelope-sql.js'
 import { executeWrite, selectRows, type Executor } from '../sql/prepared.js'
 import { resealRowsSql, type EnvelopeTable } from '../sql/reseal-rows-sql.js'
 
-/**
- * Ids of the patient's rows in `spec.table`, locked FOR UPDATE for the rest of the
- * transaction so that nothing is written under the old key meanwhile.
- */
-export async function lockEnvelopeRows(
-  db: Executor,
-  spec: EnvelopeTable,
-  patientId: Buffer,
-): Promise<Buffer[]> {
-  const rows = await selectRows<{ id: Buffer }>(
-    db,
-    db(spec.table)
-      .select('id')
-      .where(spec.patientColumn, patientId)
-      .orderBy('id')
-      .forUpdate(),
-    'lock rows for re-encryption',
-  )
-  return rows.map((r) => r.id)
-}
-
 /** Ids of the patient's rows in `spec.table` holding an envelope that does not verify under `keys`. */
 export async function findUnverifiedRows(
   db: Executor,

@@ -53,6 +53,8 @@ export const AUDIT_ACTIONS = [
   'convert.plaintext',
   'convert.legacy',
   'convert.drop',
+  'chart.read',
+  'chart.baseline',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 

@@ -33,6 +33,7 @@ import {
   checkTables,
   type AuditAction,
 } from './audit-checks.js'
+import { takeChartTag } from './chart-tags.js'
 import { requireFields, requireObject } from './require-object.js'
 
 export { AUDIT_ACTIONS, type AuditAction } from './audit-checks.js'
@@ -119,6 +120,9 @@ export async function appendAudit(
     reason: checkReason(e['reason']),
     detail: checkDetail(e['detail']),
   }
+  // The chart state this transaction moved for the patient, if any (chart-tags.ts).
+  const tag = takeChartTag(trx, fields.patientId)
+  if (tag) fields.detail = checkDetail(fields.detail ? `${fields.detail} ${tag}` : tag)
 
   const head = await lockAuditHead(trx, names)
   if (!head) throw new IntegrityError(`the audit chain head (${names.head}) is missing`)

@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import { wipe } from '../crypto/bytes.js'
 import { rowIdToString } from '../db/row-id.js'
 import { NotFoundError } from '../errors/index.js'
+import { selectChartRows } from '../repositories/chart-state.repository.js'
 import { sealColumns } from '../repositories/encrypted-fields.js'
 import {
   countSourceValues,
@@ -13,6 +14,7 @@ import {
 import { lockPatientKeyVersion } from '../repositories/patient-key.repository.js'
 import type { AuditAction } from './audit-checks.js'
 import { auditedTransaction } from './audited.js'
+import { chartTableOf, trackChartChange } from './chart-state.service.js'
 import type { ConversionTarget } from './conversion-target.js'
 import { recoveryOpener } from './key-openers.js'
 import { fieldKeysFor } from './patient-access.js'
@@ -132,6 +134,10 @@ export async function runConversion(
     const keys = fieldKeysFor(patientKey, version)
     wipe(patientKey)
     try {
+      // The rows as the chart state sees them before and after: each row gains an envelope.
+      const table = chartTableOf(target.declaration)
+      const ids = found.map((row) => row.id)
+      const before = await selectChartRows(trx, table, patientId, { ids })
       for (const [i, row] of found.entries()) {
         const plaintext = plaintexts[i]
         const envelope =
@@ -143,9 +149,11 @@ export async function runConversion(
                 row.id,
                 { [spec.envelopeColumn]: plaintext },
                 keys,
-              )[spec.envelopeColumn]!
+              ).sql[spec.envelopeColumn]!
         await replaceSource(trx, spec, patientId, row.id, envelope)
       }
+      const after = await selectChartRows(trx, table, patientId, { ids })
+      await trackChartChange(trx, ctx.auditKey, patientId, before, after)
     } finally {
       wipe(keys.enc, keys.inner, keys.outer, ...plaintexts)
     }

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex'
 import { newRowId, rowIdFromString, rowIdToString } from '../db/row-id.js'
 import { NotFoundError, ValidationError } from '../errors/index.js'
 import {
@@ -7,10 +8,13 @@ import {
   updateDeclaredRow,
   type RowQuery,
 } from '../repositories/declared-rows.repository.js'
+import { selectChartRows } from '../repositories/chart-state.repository.js'
 import type { RowOf, TableDeclaration } from '../schema/define-table.js'
 import { plaintextValue } from '../schema/plaintext-source.js'
 import { decodeRow, encodeRow, type OpenedRow } from '../schema/row-codec.js'
+import type { SqlFieldKeys } from '../sql/envelope-sql.js'
 import { auditedTransaction } from './audited.js'
+import { chartTableOf, trackChartChange } from './chart-state.service.js'
 import type { AuditAction } from './audit.service.js'
 import { listQuery, nextCursor, type ListOptions } from './list-options.js'
 import { patientFieldKeys } from './patient-access.js'
@@ -73,7 +77,15 @@ export async function insertRow(
     async (trx) => {
       // FOR SHARE holds off a rotation until this row is written under the current key.
       const keys = await patientFieldKeys(trx, user, pid, true)
-      await insertDeclaredRow(trx, decl, { id, patientId: pid }, plain, encrypted, keys)
+      const row = await insertDeclaredRow(
+        trx,
+        decl,
+        { id, patientId: pid },
+        plain,
+        encrypted,
+        keys,
+      )
+      await trackChartChange(trx, ctx.auditKey, pid, [], [row])
     },
   )
   return rowId
@@ -160,6 +172,42 @@ export async function openRows<D extends TableDeclaration>(
   return rows.map((row) => decodeDeclaredRow(decl, row))
 }
 
+/**
+ * Updates a row and moves the chart state with it: the row's IVs read (and the
+ * row locked) first, since the columns not written keep theirs.
+ *
+ * @returns whether the row (of this patient) existed
+ */
+export async function updateTracked(
+  trx: Knex.Transaction,
+  ctx: VaultContext,
+  decl: TableDeclaration,
+  patientId: Buffer,
+  id: Buffer,
+  plain: Record<string, unknown>,
+  encrypted: Record<string, Buffer | null>,
+  keys: SqlFieldKeys,
+): Promise<boolean> {
+  const [before] = await selectChartRows(trx, chartTableOf(decl), patientId, {
+    ids: [id],
+    forUpdate: true,
+  })
+  if (!before) return false
+  const written = await updateDeclaredRow(
+    trx,
+    decl,
+    patientId,
+    id,
+    plain,
+    encrypted,
+    keys,
+  )
+  if (!written.found) return false
+  const after = { ...before, ivs: { ...before.ivs, ...written.ivs } }
+  await trackChartChange(trx, ctx.auditKey, patientId, [before], [after])
+  return true
+}
+
 export async function updateRow(
   ctx: VaultContext,
   user: UnlockedUser,
@@ -176,7 +224,7 @@ export async function updateRow(
     act(user, decl.auditActions.update, pid, `${decl.name} ${rowId}`),
     async (trx) => {
       const keys = await patientFieldKeys(trx, user, pid, true)
-      if (!(await updateDeclaredRow(trx, decl, pid, id, plain, encrypted, keys))) {
+      if (!(await updateTracked(trx, ctx, decl, pid, id, plain, encrypted, keys))) {
         throw new NotFoundError(decl.name, rowId)
       }
     },
@@ -197,9 +245,14 @@ export async function deleteRow(
     act(user, decl.auditActions.delete, pid, `${decl.name} ${rowId}`),
     async (trx) => {
       await patientFieldKeys(trx, user, pid, true)
-      if (!(await deleteDeclaredRow(trx, decl, pid, id))) {
+      const [before] = await selectChartRows(trx, chartTableOf(decl), pid, {
+        ids: [id],
+        forUpdate: true,
+      })
+      if (!before || !(await deleteDeclaredRow(trx, decl, pid, id))) {
         throw new NotFoundError(decl.name, rowId)
       }
+      await trackChartChange(trx, ctx.auditKey, pid, [before], [])
     },
   )
 }

@@ -6,7 +6,6 @@ import { NotFoundError, ValidationError } from '../errors/index.js'
 import {
   insertDeclaredRow,
   selectDeclaredRows,
-  updateDeclaredRow,
 } from '../repositories/declared-rows.repository.js'
 import {
   insertGrant,
@@ -16,9 +15,10 @@ import {
 } from '../repositories/patient-key.repository.js'
 import { sealToEmergencyKey } from './break-glass.service.js'
 import { PATIENTS } from '../schema/chart-tables.js'
-import { encodeRow } from '../schema/row-codec.js'
+import { encodeRow, type OpenedRow } from '../schema/row-codec.js'
 import { auditedTransaction } from './audited.js'
-import { decodeDeclaredRow } from './declared-rows.service.js'
+import { startChartState } from './chart-state.service.js'
+import { decodeDeclaredRow, updateTracked } from './declared-rows.service.js'
 import type { Demographics, Patient } from './domain.js'
 import { fieldKeysFor, patientFieldKeys } from './patient-access.js'
 import type { UnlockedUser } from './unlocked-user.js'
@@ -78,7 +78,7 @@ export async function createPatient(
       patientId: id,
     } as const
     await auditedTransaction(ctx, act, async (trx) => {
-      await insertDeclaredRow(
+      const row = await insertDeclaredRow(
         trx,
         PATIENTS,
         { id, patientId: id },
@@ -104,6 +104,7 @@ export async function createPatient(
         sealed_key: recoverySeal,
       })
       await sealToEmergencyKey(trx, ctx, id, FIRST_KEY_VERSION, patientKey)
+      await startChartState(trx, ctx.auditKey, id, [row])
     })
     session.keyCache.set(patientId, keys)
     return patientId
@@ -132,13 +133,18 @@ export async function readPatient(
     if (!found) throw new NotFoundError('patient', patientId)
     return found
   })
+  return patientOf(row, patientId)
+}
+
+/** A patients row (read with `current_key_version`) as a Patient. */
+export function patientOf(row: OpenedRow, patientId: string): Patient {
   // The patient is the row: its patientId is its id, not a field of a Patient.
   const { id: _id, patientId: _patientId, ...fields } = decodeDeclaredRow(PATIENTS, row)
   return {
     ...fields,
     id: patientId,
     keyVersion: row['current_key_version'] as number,
-  }
+  } as Patient
 }
 
 /** Re-encrypts the given demographics; fields not given are left as they are. */
@@ -168,7 +174,7 @@ export async function updatePatient(
     // exist locks nothing and is refused by the grant check like any other.
     await lockPatientKeyVersion(trx, id)
     const keys = await patientFieldKeys(trx, session, id, true)
-    if (!(await updateDeclaredRow(trx, PATIENTS, id, id, plain, encrypted, keys))) {
+    if (!(await updateTracked(trx, ctx, PATIENTS, id, id, plain, encrypted, keys))) {
       throw new NotFoundError('patient', patientId)
     }
   })

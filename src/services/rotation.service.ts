@@ -1,11 +1,11 @@
 import { wipe } from '../crypto/bytes.js'
+import type { ChartRow } from '../crypto/chart-state.js'
 import { generatePatientKey } from '../crypto/patient-key.js'
 import { sealPatientKey, type SealContext } from '../crypto/patient-key-seal.js'
 import { rowIdFromString, rowIdToString } from '../db/row-id.js'
 import { IntegrityError, NotFoundError } from '../errors/index.js'
 import {
   findUnverifiedRows,
-  lockEnvelopeRows,
   resealRows,
 } from '../repositories/reencryption.repository.js'
 import {
@@ -18,6 +18,7 @@ import {
   lockPatientKeyVersion,
   switchKeyVersion,
 } from '../repositories/patient-key.repository.js'
+import { selectChartRows } from '../repositories/chart-state.repository.js'
 import type { Executor } from '../sql/prepared.js'
 import { sealToEmergencyKey } from './break-glass.service.js'
 import { grantOpener, recoveryOpener, type PatientKeyOpener } from './key-openers.js'
@@ -33,6 +34,7 @@ import {
 import { fieldKeysFor, lockPatientRow } from './patient-access.js'
 import type { UnlockedUser } from './unlocked-user.js'
 import { auditedTransaction } from './audited.js'
+import { readChartRows, trackChartChange } from './chart-state.service.js'
 import { requireFields } from './require-object.js'
 import { requireRole } from './roles.js'
 import { rotationTables } from './table-registry.js'
@@ -112,8 +114,13 @@ export async function rotateWithin(
     )
     const tables = await rotationTables(trx, ctx, checkedCatalogs)
     const rowIds: Buffer[][] = []
+    const before: ChartRow[] = []
     for (const spec of tables) {
-      const ids = await lockEnvelopeRows(trx, spec, patientId)
+      // Locked FOR UPDATE, so nothing is written under the old key meanwhile; the
+      // IVs they hold now are what the chart state moves from.
+      const locked = await selectChartRows(trx, spec, patientId, { forUpdate: true })
+      before.push(...locked)
+      const ids = locked.map((row) => row.rowId)
       const bad = await findUnverifiedRows(trx, spec, patientId, oldFieldKeys)
       if (bad.length > 0) {
         throw new IntegrityError(
@@ -137,6 +144,13 @@ export async function rotateWithin(
         )
       }
     }
+
+    // Every envelope has a new IV now. A state already failing its MAC is left
+    // failing: a revoke must go through whatever was done to the chart.
+    const after = await readChartRows(trx, tables, patientId, true)
+    await trackChartChange(trx, ctx.auditKey, patientId, before, after, {
+      keepTampered: true,
+    })
 
     await insertKeyVersion(trx, patientId, to, actor)
     // The new key sealed to every remaining grantee and to the recovery key. The

@@ -1,3 +1,5 @@
+import * as chart from './chart.service.js'
+import type { Chart } from './chart.service.js'
 import { ValidationError } from '../errors/index.js'
 import * as breakGlass from './break-glass.service.js'
 import * as records from './clinical-record.service.js'
@@ -92,6 +94,15 @@ export class Session {
 
   addRecord(patientId: string, record: NewClinicalRecord): Promise<string> {
     return records.addRecord(this.#ctx, this.#user, patientId, record)
+  }
+
+  /**
+   * Demographics and every clinical record in one read, after checking all the
+   * patient's rows (every declared table) against the recorded chart state: a
+   * row deleted, added, NULLed or rolled back is an IntegrityError (docs/integrity.md).
+   */
+  readChart(patientId: string): Promise<Chart> {
+    return chart.readChart(this.#ctx, this.#user, patientId)
   }
 
   listRecords(patientId: string): Promise<ClinicalRecord[]> {

@@ -1,3 +1,5 @@
+import * as chart from './chart.service.js'
+import type { ChartBaselineResult, ChartVerifyResult } from './chart.service.js'
 import { createHash } from 'node:crypto'
 import type { Knex } from 'knex'
 import { AUDIT_KEY_BYTES } from '../crypto/audit-mac.js'
@@ -86,6 +88,21 @@ export interface Vault {
    * (admin role; audited; resumable). Until then nothing is sealed to them.
    */
   certifyUsers(admin: Session): Promise<{ certified: number }>
+  /**
+   * The one-off step after upgrading a database made before chart states:
+   * records the state of every patient who has none, from the rows as they are
+   * now (admin role; audited per patient; resumable). `reset` records one
+   * patient's state again, after an investigation (docs/integrity.md).
+   */
+  recordChartStates(
+    admin: Session,
+    options?: { reset?: string; signal?: AbortSignal },
+  ): Promise<ChartBaselineResult>
+  /**
+   * Checks one patient's rows against the recorded chart state, and the state
+   * against the audit trail, with the audit key alone (no patient key).
+   */
+  verifyChart(patientId: string): Promise<ChartVerifyResult>
   /** Forgotten password: new key pair and password, patients re-granted from the recovery key. */
   recoverUser(
     authority: RecoveryAuthority,
@@ -179,6 +196,10 @@ export function createVault(options: VaultOptions): Vault {
       users.setDisabled(ctx, userId, false, adminOf(admin)),
     certifyUsers: async (admin) =>
       certification.certifyUsers(ctx, unlockedUserOf(admin, 'admin')),
+    recordChartStates: async (admin, options) =>
+      chart.recordChartStates(ctx, unlockedUserOf(admin, 'admin'), options),
+    verifyChart: async (patientId) =>
+      chart.verifyChartOf(ctx.db, ctx.auditKey, patientId, ctx.tables.values()),
     recoverUser: async (authority, username, newPassword) =>
       recovery.recoverUser(ctx, credentialsOf(authority), username, newPassword),
     rotateAll: async (authority, options) =>

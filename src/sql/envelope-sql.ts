@@ -105,7 +105,8 @@ function hmacSql(msgSql: string): string {
  * is bound once; it can stand in INSERT … VALUES and UPDATE … SET.
  *
  * @param aad the full AAD (`envelopeAad(table, column, rowId)` in crypto/envelope.ts)
- * @param iv  for tests only; 16 fresh random bytes otherwise
+ * @param iv  16 random bytes made per value by the caller (repositories/encrypted-fields.ts,
+ *   which keeps it for the chart state); fresh ones when omitted
  */
 export function sealSql(
   plaintext: Buffer,
