@@ -61,8 +61,8 @@ describe('emergency public key pins', () => {
     expect(() => emergencyKeyPin(auditKey, { ...key, version: 2 ** 32 })).to.throw(
       RangeError,
     )
-    expect(() => emergencyKeyPin(auditKey, { ...key, publicKey: randomBytes(31) })).to.throw(
-      RangeError,
-    )
+    expect(() =>
+      emergencyKeyPin(auditKey, { ...key, publicKey: randomBytes(31) }),
+    ).to.throw(RangeError)
   })
 })
