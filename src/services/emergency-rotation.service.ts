@@ -156,14 +156,20 @@ export async function rotateEmergencyKey(
             const patientId = batch[next++]!
             try {
               if (await resealOne(ctx, patientId, toVersion, open)) resealed++
+              onProgress?.({ resealed, total })
             } catch (err) {
               failed = true // the other workers stop after their current patient
               throw err
             }
-            onProgress?.({ resealed, total })
           }
         }
-        await Promise.all(Array.from({ length: CONCURRENT_PATIENTS }, worker))
+        // Every worker ends before the call returns or throws: none may still be
+        // committing when the caller looks at (or resumes) the rotation.
+        const ends = await Promise.allSettled(
+          Array.from({ length: CONCURRENT_PATIENTS }, worker),
+        )
+        const failure = ends.find((e) => e.status === 'rejected')
+        if (failure) throw failure.reason
         if (signal?.aborted) return partial(resealed)
       }
       if (signal?.aborted) return partial(resealed)
