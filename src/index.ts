@@ -74,6 +74,12 @@ export type {
   RotationResult,
 } from './services/rotation.service.js'
 export type {
+  EmergencyRotationOptions,
+  EmergencyRotationProgress,
+  EmergencyRotationResult,
+} from './services/emergency-rotation.service.js'
+export type { RetiredEmergencyMaterial } from './repositories/emergency-key.repository.js'
+export type {
   AccessEntry,
   ClinicalRecord,
   Demographics,

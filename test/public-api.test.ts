@@ -120,4 +120,28 @@ describe('public API (src/index.ts)', () => {
       'drug_plain',
     ])
   })
+
+  it('exports the types of the emergency key rotation', () => {
+    // Checked by tsc: each annotation names a type the package exports.
+    const progress: api.EmergencyRotationProgress = { resealed: 1, total: 2 }
+    const options: api.EmergencyRotationOptions = {
+      onProgress: (p: api.EmergencyRotationProgress) => void p.total,
+      signal: new AbortController().signal,
+    }
+    const retired: api.RetiredEmergencyMaterial = { seals: 0, holders: 1, keys: 1 }
+    const result: api.EmergencyRotationResult = {
+      fromVersion: 1,
+      toVersion: 2,
+      resumed: false,
+      holders: 1,
+      resealed: progress.resealed,
+      finished: true,
+      retired,
+    }
+    expect([
+      typeof options.onProgress,
+      result.toVersion,
+      result.retired.keys,
+    ]).to.deep.equal(['function', 2, 1])
+  })
 })

@@ -6,6 +6,7 @@ import * as rotationRuns from './20261129_0004_rotation_runs.js'
 import * as emergencyKeyMac from './20261129_0005_emergency_key_mac.js'
 import * as declaredTables from './20261202_0003_declared_tables.js'
 import * as userKeyCertificates from './20261202_0004_user_key_certificates.js'
+import * as emergencyKeyVersions from './20261202_0005_emergency_key_versions.js'
 import * as chartState from './20261202_0006_chart_state.js'
 
 /** One of emr-vault's migrations under the name its history records. */
@@ -32,5 +33,6 @@ export const MIGRATIONS: readonly NamedMigration[] = [
   { name: '20261129_0005_emergency_key_mac', migration: emergencyKeyMac },
   { name: '20261202_0003_declared_tables', migration: declaredTables },
   { name: '20261202_0004_user_key_certificates', migration: userKeyCertificates },
+  { name: '20261202_0005_emergency_key_versions', migration: emergencyKeyVersions },
   { name: '20261202_0006_chart_state', migration: chartState },
 ]

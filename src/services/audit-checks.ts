@@ -50,6 +50,7 @@ export const AUDIT_ACTIONS = [
   'emergency.setup',
   'emergency.grant',
   'emergency.revoke',
+  'emergency.rotate',
   'convert.plaintext',
   'convert.legacy',
   'convert.drop',

@@ -1,13 +1,11 @@
-import { createHash } from 'node:crypto'
-import { emergencyKeyMac, macEquals } from '../crypto/audit-mac.js'
 import { wipe } from '../crypto/bytes.js'
-import { generateUserKeyPair, x25519PublicKeyOf } from '../crypto/keypair.js'
+import { emergencyKeyPin } from '../crypto/emergency-key-pin.js'
+import { generateUserKeyPair } from '../crypto/keypair.js'
 import { openPatientKey, sealPatientKey } from '../crypto/patient-key-seal.js'
 import { rowIdFromString, rowIdToString } from '../db/row-id.js'
 import {
   AccessDeniedError,
   ConfigurationError,
-  IntegrityError,
   NotFoundError,
   ValidationError,
 } from '../errors/index.js'
@@ -15,14 +13,19 @@ import {
   deleteEmergencyKeyHolder,
   findEmergencyKey,
   findEmergencyKeyHolder,
+  findEmergencyKeyVersion,
   findEmergencySeal,
   insertEmergencyKey,
   insertEmergencySeal,
+  isEmergencyKeyHolder,
+  listEmergencyKeys,
   listPatientsWithoutEmergencySeal,
-  setEmergencyKeyMac,
   upsertEmergencyKeyHolder,
 } from '../repositories/emergency-key.repository.js'
-import type { EmergencyKeyRow } from '../repositories/patient-key.row.js'
+import type {
+  EmergencyKeyRow,
+  EmergencySealRow,
+} from '../repositories/patient-key.row.js'
 import {
   deleteUserGrants,
   findCurrentGrant,
@@ -32,6 +35,13 @@ import {
 import { findUserById } from '../repositories/user.repository.js'
 import type { Executor } from '../sql/prepared.js'
 import { asIntegrityError } from './crypto-errors.js'
+import {
+  emergencyPrivateKeyContext,
+  emergencyRecipientId,
+  openWithRecovery,
+  pinWithRecovery,
+  requirePinned,
+} from './emergency-key-versions.js'
 import { checkRecoveryKey, recoveryOpener } from './key-openers.js'
 import type { RecoveryCredentials } from './recovery.service.js'
 import type { UnlockedUser } from './unlocked-user.js'
@@ -47,17 +57,15 @@ import { recoveryRecipientId, type VaultContext } from './vault-context.js'
  * every patient key version is also sealed to the organisation's emergency key E,
  * whose private half each emergency user holds sealed to their own public key.
  * The access is a grant that expires, and it is audited.
+ *
+ * E has versions (migration 20261202_0005_emergency_key_versions): the current
+ * one is the highest stored; while a rotation runs (emergency-rotation.service.ts)
+ * two coexist, each patient seal names the one it is under, and break-glass opens
+ * it with the holder's copy of that version.
  */
-
-/** HPKE context for sealing E's private key (not a patient: the id is no UUID). */
-const EMERGENCY_KEY_SEAL = { patientId: 'emergency-key', keyVersion: 1 }
 
 export const DEFAULT_BREAK_GLASS_MS = 60 * 60_000
 const MAX_BREAK_GLASS_MS = 12 * 60 * 60_000
-
-function emergencyRecipientId(publicKey: Buffer): string {
-  return `emergency:${createHash('sha256').update(publicKey).digest('hex')}`
-}
 
 /**
  * Seals a patient key version to the emergency key, if the organisation has one.
@@ -72,41 +80,35 @@ export async function sealToEmergencyKey(
 ): Promise<boolean> {
   const key = await findEmergencyKey(db)
   if (!key) return false
-  // Only a key this deployment made: a public key swapped in by someone with
-  // write access to the table would otherwise receive every new patient key.
-  if (
-    !key.public_key_mac ||
-    !macEquals(key.public_key_mac, emergencyKeyMac(ctx.auditKey, key.public_key))
-  ) {
-    throw new IntegrityError(
-      'the emergency public key is not the one this deployment set up',
-    )
-  }
-  await insertEmergencySeal(db, {
+  await insertEmergencySeal(
+    db,
+    await emergencySealOf(ctx, key, patientId, version, patientKey),
+  )
+  return true
+}
+
+/**
+ * The seal of a patient key version under emergency key `key` (its current key
+ * during a rotation), refused if the stored key does not carry this deployment's
+ * pin for its version: only a key this deployment made receives patient keys.
+ */
+export async function emergencySealOf(
+  ctx: VaultContext,
+  key: EmergencyKeyRow,
+  patientId: Buffer,
+  version: number,
+  patientKey: Buffer,
+): Promise<EmergencySealRow> {
+  requirePinned(ctx, key)
+  return {
     patient_id: patientId,
     key_version: version,
+    emergency_key_version: key.version,
     sealed_key: await sealPatientKey(patientKey, key.public_key, {
       patientId: rowIdToString(patientId),
       keyVersion: version,
       recipientId: emergencyRecipientId(key.public_key),
     }),
-  })
-  return true
-}
-
-/** E's private key, opened from its recovery seal. */
-async function openEmergencyKeyWithRecovery(
-  ctx: VaultContext,
-  key: EmergencyKeyRow,
-  recoveryPrivateKey: Buffer,
-): Promise<Buffer> {
-  try {
-    return await openPatientKey(key.recovery_sealed_private_key, recoveryPrivateKey, {
-      ...EMERGENCY_KEY_SEAL,
-      recipientId: recoveryRecipientId(ctx.recoveryFingerprint),
-    })
-  } catch (err) {
-    throw asIntegrityError(err, 'recovery seal of the emergency key')
   }
 }
 
@@ -132,15 +134,16 @@ export async function setUpEmergencyAccess(
       await auditedTransaction(ctx, act, async (trx) => {
         if (await findEmergencyKey(trx)) return
         await insertEmergencyKey(trx, {
+          version: 1,
           public_key: pair.publicKey,
-          public_key_mac: emergencyKeyMac(ctx.auditKey, pair.publicKey),
+          public_key_mac: emergencyKeyPin(ctx.auditKey, {
+            version: 1,
+            publicKey: pair.publicKey,
+          }),
           recovery_sealed_private_key: await sealPatientKey(
             pair.privateKey,
             ctx.recoveryPublicKey,
-            {
-              ...EMERGENCY_KEY_SEAL,
-              recipientId: recoveryRecipientId(ctx.recoveryFingerprint),
-            },
+            emergencyPrivateKeyContext(1, recoveryRecipientId(ctx.recoveryFingerprint)),
           ),
           created_by: authority.admin.userIdBytes,
         })
@@ -153,7 +156,8 @@ export async function setUpEmergencyAccess(
       wipe(pair.privateKey)
     }
   }
-  await pinEmergencyKey(ctx, authority.recoveryPrivateKey)
+  for (const key of await listEmergencyKeys(ctx.db))
+    await pinWithRecovery(ctx, ctx.db, key, authority.recoveryPrivateKey)
   const open = recoveryOpener(ctx, authority.recoveryPrivateKey)
   let sealed = 0
   for (;;) {
@@ -176,37 +180,6 @@ export async function setUpEmergencyAccess(
   return { created, sealed }
 }
 
-/**
- * Makes sure the stored emergency public key carries a valid MAC under this
- * deployment's audit key. A key without one (made before the MAC existed, or
- * under another audit key) is pinned only if the recovery key proves it: its
- * recovery seal must open to the private half of exactly that public key.
- */
-async function pinEmergencyKey(
-  ctx: VaultContext,
-  recoveryPrivateKey: Buffer,
-): Promise<void> {
-  const key = await findEmergencyKey(ctx.db)
-  if (!key) return
-  const expected = emergencyKeyMac(ctx.auditKey, key.public_key)
-  if (key.public_key_mac && macEquals(key.public_key_mac, expected)) return
-  const emergencyPrivate = await openEmergencyKeyWithRecovery(
-    ctx,
-    key,
-    recoveryPrivateKey,
-  )
-  try {
-    if (!x25519PublicKeyOf(emergencyPrivate).equals(key.public_key)) {
-      throw new IntegrityError(
-        'the stored emergency public key does not match its recovery seal',
-      )
-    }
-  } finally {
-    wipe(emergencyPrivate)
-  }
-  await setEmergencyKeyMac(ctx.db, expected)
-}
-
 /** Hands the emergency private key to a user who holds the emergency role. */
 export async function grantEmergencyKey(
   ctx: VaultContext,
@@ -222,8 +195,8 @@ export async function grantEmergencyKey(
     targetUserId: uid,
   } as const
   await auditedTransaction(ctx, act, async (trx) => {
-    const key = await findEmergencyKey(trx)
-    if (!key)
+    const keys = await listEmergencyKeys(trx)
+    if (keys.length === 0)
       throw new ConfigurationError('no emergency key: set up emergency access first')
     const user = await findUserById(trx, uid)
     if (!user) throw new NotFoundError('user', userId)
@@ -231,31 +204,39 @@ export async function grantEmergencyKey(
       throw new ValidationError('userId', 'names a user without the emergency role')
     }
     requireCertifiedKeys(ctx, [user])
-    const emergencyPrivate = await openEmergencyKeyWithRecovery(
-      ctx,
-      key,
-      authority.recoveryPrivateKey,
-    )
-    try {
-      await upsertEmergencyKeyHolder(trx, {
-        user_id: uid,
-        sealed_private_key: await sealPatientKey(emergencyPrivate, user.public_key, {
-          ...EMERGENCY_KEY_SEAL,
-          recipientId: rowIdToString(uid),
-        }),
-        granted_by: authority.admin.userIdBytes,
-      })
-    } finally {
-      wipe(emergencyPrivate)
+    // Every version stored: during a rotation the patients not yet re-sealed are
+    // still under the older one.
+    for (const key of keys) {
+      requirePinned(ctx, key)
+      const emergencyPrivate = await openWithRecovery(
+        ctx,
+        key,
+        authority.recoveryPrivateKey,
+      )
+      try {
+        await upsertEmergencyKeyHolder(trx, {
+          user_id: uid,
+          emergency_key_version: key.version,
+          sealed_private_key: await sealPatientKey(
+            emergencyPrivate,
+            user.public_key,
+            emergencyPrivateKeyContext(key.version, rowIdToString(uid)),
+          ),
+          granted_by: authority.admin.userIdBytes,
+        })
+      } finally {
+        wipe(emergencyPrivate)
+      }
     }
   })
 }
 
 /**
- * Takes the emergency key away from a user (role withdrawn, user leaving).
- * Honest limit: a copy sealed to them in an older backup still opens with their
- * old password; rotating the emergency key itself (re-sealing every patient) is
- * planned, not built.
+ * Takes the emergency key away from a user (role withdrawn, user leaving): every
+ * version's copy. A copy sealed to them in an older backup still opens with
+ * their old password, and opens every seal under that version: only a rotation
+ * of the emergency key (emergency-rotation.service.ts) ends that, which is why
+ * the CLI and the API docs suggest one after every revoke.
  */
 export async function revokeEmergencyKey(
   ctx: VaultContext,
@@ -320,11 +301,8 @@ export async function breakGlass(
     // The emergency key before the patient: until then the caller may open no
     // patient, so an id of no patient must be refused as any other id is.
     // A holder may open every patient, so to them NOT_FOUND tells nothing.
-    const [key, holder] = await Promise.all([
-      findEmergencyKey(trx),
-      findEmergencyKeyHolder(trx, session.userIdBytes),
-    ])
-    if (!key || !holder) throw new AccessDeniedError('you do not hold the emergency key')
+    if (!(await isEmergencyKeyHolder(trx, session.userIdBytes)))
+      throw new AccessDeniedError('you do not hold the emergency key')
     const version = await lockPatientKeyVersion(trx, pid)
     if (version === undefined) throw new NotFoundError('patient', patientId)
     if (await findCurrentGrant(trx, pid, session.userIdBytes)) {
@@ -335,13 +313,22 @@ export async function breakGlass(
       throw new ConfigurationError(
         `patient ${patientId} is not sealed to the emergency key`,
       )
+    // The copy of the version the seal is under: during a rotation a patient
+    // not re-sealed yet is still under the older one. The row lock on the
+    // patient keeps the rotation from re-sealing it meanwhile.
+    const [key, holder] = await Promise.all([
+      findEmergencyKeyVersion(trx, seal.emergency_key_version),
+      findEmergencyKeyHolder(trx, session.userIdBytes, seal.emergency_key_version),
+    ])
+    if (!key || !holder) throw new AccessDeniedError('you do not hold the emergency key')
     let emergencyPrivate: Buffer | undefined
     let patientKey: Buffer | undefined
     try {
-      emergencyPrivate = await openPatientKey(holder.sealed_private_key, privateKey, {
-        ...EMERGENCY_KEY_SEAL,
-        recipientId: session.userId,
-      })
+      emergencyPrivate = await openPatientKey(
+        holder.sealed_private_key,
+        privateKey,
+        emergencyPrivateKeyContext(key.version, session.userId),
+      )
       patientKey = await openPatientKey(seal.sealed_key, emergencyPrivate, {
         patientId: rowIdToString(pid),
         keyVersion: version,

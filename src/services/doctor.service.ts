@@ -6,6 +6,7 @@ import { AUDIT_PLUGINS, auditPluginsCheck } from './doctor-audit-plugins.js'
 import type { CheckLine, PostureCheck } from './doctor-check.js'
 import { DECLARED_TABLES, declaredTablesCheck } from './doctor-declared-tables.js'
 import { diagnosticsChannelsCheck } from './doctor-diagnostics-channels.js'
+import { EMERGENCY_KEY, emergencyKeyCheck } from './doctor-emergency-key.js'
 import {
   BINLOG_FORMAT,
   BINLOG_QUERY_EVENTS,
@@ -144,6 +145,7 @@ export async function runDoctor(
     await guarded([SCHEMA_VERSION], () => schemaCheck(db)),
     await guarded([DECLARED_TABLES], () => declaredTablesCheck(db, options.tables)),
     await guarded([USER_KEY_CERTIFICATES], () => userKeyCertificatesCheck(db)),
+    await guarded([EMERGENCY_KEY], () => emergencyKeyCheck(db)),
     [recoveryKeyCheck(options.recoveryPublicKey)],
     [diagnosticsChannelsCheck()],
   ]

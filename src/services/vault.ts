@@ -16,6 +16,11 @@ import type { ConvertLegacyOptions } from './convert-legacy.service.js'
 import * as convertPlaintext from './convert-plaintext.service.js'
 import type { ConvertPlaintextOptions } from './convert-plaintext.service.js'
 import * as dropPlaintext from './drop-plaintext.service.js'
+import * as emergencyRotation from './emergency-rotation.service.js'
+import type {
+  EmergencyRotationOptions,
+  EmergencyRotationResult,
+} from './emergency-rotation.service.js'
 import * as recovery from './recovery.service.js'
 import * as rotation from './rotation.service.js'
 import type { RotateAllProgress, RotateAllResult } from './rotation.service.js'
@@ -120,8 +125,22 @@ export interface Vault {
   ): Promise<{ created: boolean; sealed: number }>
   /** Gives a user with the emergency role the emergency key, so they can break glass. */
   grantEmergencyKey(authority: RecoveryAuthority, userId: string): Promise<void>
-  /** Takes the emergency key away from a user; returns whether they held it. */
+  /**
+   * Takes the emergency key away from a user; returns whether they held it. A
+   * copy of it in an old backup still opens with their old password: follow a
+   * revoke with {@link Vault.rotateEmergencyKey}.
+   */
   revokeEmergencyKey(admin: Session, userId: string): Promise<boolean>
+  /**
+   * Rotates the emergency key pair: a new pair, sealed to every current holder
+   * who still has the emergency role; every patient re-sealed to it from the
+   * recovery key (one transaction each); then every wrap of the old key
+   * destroyed. Resumable: a call while a rotation is under way finishes it.
+   */
+  rotateEmergencyKey(
+    authority: RecoveryAuthority,
+    options?: EmergencyRotationOptions,
+  ): Promise<EmergencyRotationResult>
   /** Grants a patient to a user from the patient's recovery seal (e.g. every grantee is gone). */
   restorePatientAccess(
     authority: RecoveryAuthority,
@@ -210,6 +229,8 @@ export function createVault(options: VaultOptions): Vault {
       breakGlass.revokeEmergencyKey(ctx, unlockedUserOf(admin, 'admin'), userId),
     grantEmergencyKey: async (authority, userId) =>
       breakGlass.grantEmergencyKey(ctx, credentialsOf(authority), userId),
+    rotateEmergencyKey: async (authority, options) =>
+      emergencyRotation.rotateEmergencyKey(ctx, credentialsOf(authority), options),
     restorePatientAccess: async (authority, patientId, userId) =>
       recovery.restorePatientAccess(ctx, credentialsOf(authority), patientId, userId),
     convertPlaintextColumn: async (authority, table, options) =>

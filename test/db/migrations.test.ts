@@ -20,6 +20,7 @@ import {
 } from '../../src/errors/index.js'
 import { MIGRATIONS } from '../../src/migrations/index.js'
 import * as userKeyCertificates from '../../src/migrations/20261202_0004_user_key_certificates.js'
+import * as emergencyKeyVersions from '../../src/migrations/20261202_0005_emergency_key_versions.js'
 import { createVault } from '../../src/services/vault.js'
 import { withFreshDatabase } from '../support/fresh-database.js'
 import { testDbConfig } from '../support/test-env.js'
@@ -179,15 +180,20 @@ async function columns(db: Knex): Promise<string[]> {
   return rows.map((r) => r.c)
 }
 
-/** Columns the migrations added since the earlier version made the others. */
-const ADDED_SINCE = [
+/**
+ * Columns the migrations added since the earlier version made the others, and
+ * the one they replaced (`emergency_key.id`, by the key's version).
+ */
+const CHANGED_SINCE = [
   /^emr_vault_declared_tables\./,
   /^users\.public_key_(version|certificate) /,
+  /^emergency_key\.(id|version) /,
+  /^(emergency_key_holders|patient_key_emergency_seals)\.emergency_key_version /,
 ]
 
 /** The columns of the tables an earlier version's migrations made, as it made them. */
 async function columnsOfEarlierTables(db: Knex): Promise<string[]> {
-  return (await columns(db)).filter((c) => !ADDED_SINCE.some((added) => added.test(c)))
+  return (await columns(db)).filter((c) => !CHANGED_SINCE.some((added) => added.test(c)))
 }
 
 /** What the data tables hold: enough to see that no migration ran again. */
@@ -207,12 +213,21 @@ async function dataCounts(db: Knex): Promise<Record<string, number>> {
  * is the earlier release's when the test goes on.
  */
 async function someData(db: Knex): Promise<void> {
-  const earlier = !(await db.schema.hasColumn('users', 'public_key_certificate'))
-  if (earlier) await userKeyCertificates.up(db)
+  // The services write the latest schema: the migrations an earlier schema lacks
+  // are applied for the moment and undone after, in reverse order.
+  const missing = [
+    ...(!(await db.schema.hasColumn('users', 'public_key_certificate'))
+      ? [userKeyCertificates]
+      : []),
+    ...(!(await db.schema.hasColumn('emergency_key', 'version'))
+      ? [emergencyKeyVersions]
+      : []),
+  ]
+  for (const m of missing) await m.up(db)
   try {
     await servicesData(db)
   } finally {
-    if (earlier) await userKeyCertificates.down(db)
+    for (const m of missing.reverse()) await m.down(db)
   }
 }
 
@@ -764,6 +779,19 @@ describe('migrations: one history for the command line, the library and the appl
         })
       })
     })
+  })
+
+  it('lists the migrations in the order they run, each new one at the end', () => {
+    expect(NAMES).to.deep.equal([
+      '20261129_0001_key_hierarchy',
+      '20261129_0002_audit_log',
+      '20261129_0003_break_glass',
+      '20261129_0004_rotation_runs',
+      '20261129_0005_emergency_key_mac',
+      '20261202_0003_declared_tables',
+      '20261202_0004_user_key_certificates',
+      '20261202_0005_emergency_key_versions',
+    ])
   })
 
   it('emrVaultMigrations is the knexfile fragment: its own source and table', () => {

@@ -25,6 +25,7 @@ const IDS = [
   'schema_version',
   'declared_tables',
   'user_key_certificates',
+  'emergency_key',
   'recovery_key',
   'diagnostics_channels',
 ]

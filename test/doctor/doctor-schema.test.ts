@@ -44,7 +44,7 @@ describe('doctor: schema at the latest migration', () => {
       const line = await schemaLine(database)
       expect(line.status).to.equal('PASS')
       expect(line.detail).to.equal(
-        '7 migrations applied, none pending; latest 20261202_0004_user_key_certificates.',
+        '8 migrations applied, none pending; latest 20261202_0005_emergency_key_versions.',
       )
     })
   })
@@ -56,7 +56,7 @@ describe('doctor: schema at the latest migration', () => {
       try {
         await admin.query(
           `DELETE FROM \`${database}\`.emr_vault_migrations WHERE name = ?`,
-          ['20261202_0004_user_key_certificates'],
+          ['20261202_0005_emergency_key_versions'],
         )
       } finally {
         await admin.end()
@@ -64,7 +64,7 @@ describe('doctor: schema at the latest migration', () => {
       const line = await schemaLine(database)
       expect(line.status).to.equal('FAIL')
       expect(line.detail).to.equal(
-        '1 migration(s) pending: 20261202_0004_user_key_certificates.',
+        '1 migration(s) pending: 20261202_0005_emergency_key_versions.',
       )
       expect(line.fix).to.match(/migrate/)
     })

@@ -197,9 +197,9 @@ describe('break-glass', () => {
   })
 
   it('refuses to seal to an emergency public key swapped in the database, and re-pins only what the recovery key proves', async () => {
-    const [key] = await db('emergency_key').where('id', 1)
+    const [key] = await db('emergency_key').where('version', 1)
     const attacker = generateUserKeyPair().publicKey
-    await db('emergency_key').where('id', 1).update({ public_key: attacker })
+    await db('emergency_key').where('version', 1).update({ public_key: attacker })
     try {
       await expect(
         alice.createPatient({ fullName: 'Swapped Key', dateOfBirth: '1999-09-09' }),
@@ -208,15 +208,15 @@ describe('break-glass', () => {
         vault.setUpEmergencyAccess({ admin, recoveryPrivateKey: recovery.privateKey }),
       ).to.be.rejectedWith(IntegrityError, /does not match its recovery seal/)
     } finally {
-      await db('emergency_key').where('id', 1).update({ public_key: key.public_key })
+      await db('emergency_key').where('version', 1).update({ public_key: key.public_key })
     }
     // A key without a MAC (made before pinning existed) is pinned by the set-up.
-    await db('emergency_key').where('id', 1).update({ public_key_mac: null })
+    await db('emergency_key').where('version', 1).update({ public_key_mac: null })
     await expect(
       alice.createPatient({ fullName: 'Unpinned', dateOfBirth: '1999-09-09' }),
     ).to.be.rejectedWith(IntegrityError)
     await vault.setUpEmergencyAccess({ admin, recoveryPrivateKey: recovery.privateKey })
-    const [after] = await db('emergency_key').where('id', 1)
+    const [after] = await db('emergency_key').where('version', 1)
     expect(after.public_key_mac).to.deep.equal(key.public_key_mac)
     expect(
       await alice.createPatient({ fullName: 'Pinned Again', dateOfBirth: '1999-09-09' }),

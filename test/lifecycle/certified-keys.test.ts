@@ -288,9 +288,9 @@ describe('certified public keys', () => {
       fullName: 'Emergency Target',
       dateOfBirth: '1986-08-08',
     })
-    const [key] = await db('emergency_key').where('id', 1)
+    const [key] = await db('emergency_key').where('version', 1)
     await db('emergency_key')
-      .where('id', 1)
+      .where('version', 1)
       .update({ public_key: generateUserKeyPair().publicKey })
     try {
       const before = await keyState(db, patient)
@@ -300,7 +300,7 @@ describe('certified public keys', () => {
       )
       expect(await keyState(db, patient)).to.deep.equal(before)
     } finally {
-      await db('emergency_key').where('id', 1).update({ public_key: key.public_key })
+      await db('emergency_key').where('version', 1).update({ public_key: key.public_key })
     }
     expect((await alice.rotatePatientKey(patient)).toVersion).to.equal(2)
   })

@@ -1,6 +1,8 @@
 import { stringArg, type Command } from '../command.js'
 import { newFile } from '../flag-checks.js'
+import { interruption } from '../interrupt.js'
 import { out, toJson } from '../io.js'
+import { Progress } from '../progress.js'
 import { AS_ADMIN, PATIENT, RECOVERY_KEY, USER } from './flags.js'
 
 export const recoveryCommands: Command[] = [
@@ -164,6 +166,55 @@ export const recoveryCommands: Command[] = [
           ? `${user.username} no longer holds the emergency key`
           : `${user.username} did not hold it`,
       )
+      // A copy in an old backup still opens with their old password until the
+      // key itself is rotated.
+      if (held)
+        out(
+          `A copy of the emergency key in an older backup still opens with ${user.username}'s old password: ` +
+            'rotate it now with `emr-vault emergency rotate --as ADMIN --recovery-key FILE`',
+        )
+      return 0
+    },
+  },
+  {
+    path: ['emergency', 'rotate'],
+    summary:
+      'replace the emergency key pair: every patient re-sealed, the old key destroyed (resumable)',
+    usage: '--as ADMIN --recovery-key FILE [--json]',
+    options: { as: AS_ADMIN, 'recovery-key': RECOVERY_KEY },
+    // Stops between two patients, where a new run picks up.
+    handlesInterrupt: true,
+    async run(rt, args) {
+      const { admin, recoveryPrivateKey } = await rt.recoveryAuthority(
+        stringArg(args, 'recovery-key'),
+        stringArg(args, 'as'),
+      )
+      const progress = new Progress('emergency rotate')
+      const result = await (
+        await rt.vault()
+      ).rotateEmergencyKey(
+        { admin, recoveryPrivateKey },
+        {
+          signal: rt.signal,
+          onProgress: (p) => progress.update(p.resealed, p.total),
+        },
+      )
+      const stopped = rt.signal.aborted && !result.finished
+      progress.done(
+        `v${result.fromVersion} -> v${result.toVersion}` +
+          (result.resumed
+            ? ' (resumed)'
+            : `, ${result.holders} holders given the new key`) +
+          `; ${result.resealed} patients re-sealed` +
+          (result.finished
+            ? `; old key destroyed (${result.retired.holders} holder copies, ${result.retired.seals} leftover seals)`
+            : '') +
+          (stopped ? '; interrupted: run again to finish' : ''),
+      )
+      if (rt.json) out(toJson(result))
+      else if (result.finished)
+        out(`Emergency key rotated to version ${result.toVersion}; note the version.`)
+      if (stopped) return interruption(rt.signal).exitCode
       return 0
     },
   },

@@ -417,6 +417,7 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
         /--user is required/,
       ],
       [['emergency', 'revoke', '--user', 'b'], 2, /--as ADMIN is required/],
+      [['emergency', 'rotate', '--as', 'a'], 2, /--recovery-key is required/],
       [['audit', 'verify', '--anchor', notJson], 3, /is not an audit anchor file/],
       [['audit', 'report', '--from', 'yesterday'], 2, /--from must be a date/],
       [['audit', 'report', '--limit', '0'], 2, /--limit must be 1 to 10000/],
