@@ -39,6 +39,7 @@ describe('public API (src/index.ts)', () => {
       'plain',
       'runDoctor',
       'verifyAuditChain',
+      'verifyPatientChart',
       'worstStatus',
     ])
   })

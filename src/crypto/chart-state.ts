@@ -50,7 +50,6 @@ const FIELDS_LABEL = Buffer.from('emr-vault/chart/fields/v1', 'ascii')
 const VALUES_LABEL = Buffer.from('emr-vault/chart/values/v1', 'ascii')
 const STATE_LABEL = Buffer.from('emr-vault/chart-state/v1', 'ascii')
 const ID_BYTES = 16
-const IV_BYTES = 16
 const DIGEST_BYTES = HMAC_SHA256_BYTES
 
 /**
@@ -201,11 +200,3 @@ export function compareSummaries(
   if (!timingSafeEqual(actual.values, recorded.values)) return ['value_replaced']
   return []
 }
-
-/** Checks a stored digest is 32 bytes before any comparison. */
-export function checkDigest(value: unknown, name: string): Buffer {
-  abytes(value as Buffer, name, DIGEST_BYTES)
-  return value as Buffer
-}
-
-export { IV_BYTES as CHART_IV_BYTES }

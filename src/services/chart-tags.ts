@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto'
 import { rowIdToString } from '../db/row-id.js'
 
 /**
@@ -54,5 +55,8 @@ export function parseChartTag(
 
 /** Whether `mac` is the one a tag names. */
 export function tagNamesMac(macPrefix: Buffer, mac: Buffer): boolean {
-  return macPrefix.equals(mac.subarray(0, MAC_PREFIX_BYTES))
+  return (
+    macPrefix.length === MAC_PREFIX_BYTES &&
+    timingSafeEqual(macPrefix, mac.subarray(0, MAC_PREFIX_BYTES))
+  )
 }

@@ -38,6 +38,11 @@ import type { VaultContext } from './vault-context.js'
  * (docs/integrity.md).
  */
 
+const MISSING_STATE: ChartFinding = {
+  kind: 'state_missing',
+  message: 'the audit trail records a chart state; the chart has none',
+}
+
 /** A chart read in one transaction, its state checked first. */
 export interface Chart {
   readonly patient: Patient
@@ -76,6 +81,11 @@ export async function readChart(
       const tables = await chartTables(trx, ctx.tables.values())
       const check = await checkChart(trx, ctx.auditKey, pid, tables, state)
       if (check.findings.length > 0) throw chartIntegrityError(pid, check.findings)
+      // No state: a patient not yet recorded, or a state deleted. Only the audit
+      // trail tells them apart, and only this rare case pays for reading it.
+      if (!state && (await findLastChartDetail(trx, AUDIT_TABLES, pid))) {
+        throw chartIntegrityError(pid, [MISSING_STATE])
+      }
       const [row] = await selectDeclaredRows(trx, PATIENTS, pid, keys, { ids: [pid] }, [
         'current_key_version',
       ])

@@ -21,6 +21,7 @@ import {
 import { MIGRATIONS } from '../../src/migrations/index.js'
 import * as userKeyCertificates from '../../src/migrations/20261202_0004_user_key_certificates.js'
 import * as emergencyKeyVersions from '../../src/migrations/20261202_0005_emergency_key_versions.js'
+import * as chartState from '../../src/migrations/20261202_0006_chart_state.js'
 import { createVault } from '../../src/services/vault.js'
 import { withFreshDatabase } from '../support/fresh-database.js'
 import { testDbConfig } from '../support/test-env.js'
@@ -49,6 +50,7 @@ const SCHEMA_TABLES = [
   'clinical_records',
   'emergency_key',
   'emergency_key_holders',
+  'emr_vault_chart_states',
   'emr_vault_declared_tables',
   'key_rotation_runs',
   'patient_key_emergency_seals',
@@ -222,6 +224,7 @@ async function someData(db: Knex): Promise<void> {
     ...(!(await db.schema.hasColumn('emergency_key', 'version'))
       ? [emergencyKeyVersions]
       : []),
+    ...(!(await db.schema.hasTable('emr_vault_chart_states')) ? [chartState] : []),
   ]
   for (const m of missing) await m.up(db)
   try {
@@ -791,6 +794,7 @@ describe('migrations: one history for the command line, the library and the appl
       '20261202_0003_declared_tables',
       '20261202_0004_user_key_certificates',
       '20261202_0005_emergency_key_versions',
+      '20261202_0006_chart_state',
     ])
   })
 

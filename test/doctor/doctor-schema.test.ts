@@ -44,7 +44,7 @@ describe('doctor: schema at the latest migration', () => {
       const line = await schemaLine(database)
       expect(line.status).to.equal('PASS')
       expect(line.detail).to.equal(
-        '8 migrations applied, none pending; latest 20261202_0005_emergency_key_versions.',
+        '9 migrations applied, none pending; latest 20261202_0006_chart_state.',
       )
     })
   })
@@ -56,16 +56,14 @@ describe('doctor: schema at the latest migration', () => {
       try {
         await admin.query(
           `DELETE FROM \`${database}\`.emr_vault_migrations WHERE name = ?`,
-          ['20261202_0005_emergency_key_versions'],
+          ['20261202_0006_chart_state'],
         )
       } finally {
         await admin.end()
       }
       const line = await schemaLine(database)
       expect(line.status).to.equal('FAIL')
-      expect(line.detail).to.equal(
-        '1 migration(s) pending: 20261202_0005_emergency_key_versions.',
-      )
+      expect(line.detail).to.equal('1 migration(s) pending: 20261202_0006_chart_state.')
       expect(line.fix).to.match(/migrate/)
     })
   })

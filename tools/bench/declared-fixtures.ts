@@ -171,7 +171,7 @@ export function sealedMedicationRow(
     id,
     patient_id: patientId,
     ...values,
-    ...sealColumns(db as Knex, BENCH_MEDICATIONS.name, id, sealed, keys),
+    ...sealColumns(db as Knex, BENCH_MEDICATIONS.name, id, sealed, keys).sql,
   }
 }
 
