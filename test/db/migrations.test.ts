@@ -188,6 +188,7 @@ async function columns(db: Knex): Promise<string[]> {
  */
 const CHANGED_SINCE = [
   /^emr_vault_declared_tables\./,
+  /^emr_vault_chart_states\./,
   /^users\.public_key_(version|certificate) /,
   /^emergency_key\.(id|version) /,
   /^(emergency_key_holders|patient_key_emergency_seals)\.emergency_key_version /,
