@@ -1,6 +1,7 @@
 import type { Command } from './command.js'
 import { accessCommands } from './commands/access.js'
 import { auditCommands } from './commands/audit.js'
+import { chartCommands } from './commands/chart.js'
 import { convertCommands } from './commands/convert.js'
 import { databaseCommands } from './commands/database.js'
 import { doctorCommands } from './commands/doctor.js'
@@ -15,6 +16,7 @@ export const COMMANDS: readonly Command[] = [
   ...recoveryCommands,
   ...convertCommands,
   ...auditCommands,
+  ...chartCommands,
   ...doctorCommands,
 ]
 

@@ -152,6 +152,19 @@ export async function listGrantedPatientIds(
   return rows.map((r) => r.patient_id)
 }
 
+/** Whether a patient row with this id exists (no lock). */
+export async function patientRowExists(
+  db: Executor,
+  patientId: Buffer,
+): Promise<boolean> {
+  const rows = await selectRows<{ id: Buffer }>(
+    db,
+    db('patients').select('id').where('id', patientId),
+    'find patient',
+  )
+  return rows.length > 0
+}
+
 /** The patient's current key version, locking the row FOR UPDATE (rotation, revoke). */
 export async function lockPatientKeyVersion(
   db: Executor,

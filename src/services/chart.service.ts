@@ -8,7 +8,10 @@ import {
   listPatientsWithoutChartState,
 } from '../repositories/chart-state.repository.js'
 import { selectDeclaredRows } from '../repositories/declared-rows.repository.js'
-import { lockPatientKeyVersion } from '../repositories/patient-key.repository.js'
+import {
+  lockPatientKeyVersion,
+  patientRowExists,
+} from '../repositories/patient-key.repository.js'
 import { CLINICAL_RECORDS, PATIENTS } from '../schema/chart-tables.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import { auditedTransaction } from './audited.js'
@@ -26,6 +29,7 @@ import { decodeDeclaredRow } from './declared-rows.service.js'
 import type { ClinicalRecord, Patient } from './domain.js'
 import { patientFieldKeys } from './patient-access.js'
 import { patientOf } from './patient.service.js'
+import { requireFields } from './require-object.js'
 import { requireRole } from './roles.js'
 import { tableRegistry } from './table-registry.js'
 import { inTransaction } from './transaction.js'
@@ -128,10 +132,14 @@ export async function verifyPatientChart(
   patientId: string,
   options: { tables?: readonly TableDeclaration[] } = {},
 ): Promise<ChartVerifyResult> {
-  return verifyChartOf(db, auditKey, patientId, tableRegistry(options.tables).values())
+  const o = requireFields<typeof options>(options, 'options', ['tables'])
+  return verifyChartOf(db, auditKey, patientId, tableRegistry(o.tables).values())
 }
 
-/** {@link verifyPatientChart} over a vault's registry of declarations. */
+/**
+ * {@link verifyPatientChart} over a vault's registry of declarations. An id with
+ * no patient row, no state and no chart audit row is NotFoundError.
+ */
 export async function verifyChartOf(
   db: Knex,
   auditKey: Buffer,
@@ -145,6 +153,10 @@ export async function verifyChartOf(
     const check = await checkChart(trx, auditKey, pid, tables, state)
     const findings = [...check.findings]
     const tag = parseChartTag((await findLastChartDetail(trx, AUDIT_TABLES, pid)) ?? null)
+    // Nothing at all of this id: a mistyped id, not a chart to vouch for.
+    if (!state && !tag && !(await patientRowExists(trx, pid))) {
+      throw new NotFoundError('patient', patientId)
+    }
     if (tag && !state) {
       findings.push({
         kind: 'state_missing',
@@ -190,6 +202,7 @@ export interface ChartBaselineResult {
 }
 
 const PATIENTS_PER_PAGE = 100
+const BASELINE_OPTIONS = ['reset', 'signal', 'onProgress']
 
 /**
  * Records the state of every patient who has none, from the rows as the
@@ -204,11 +217,20 @@ const PATIENTS_PER_PAGE = 100
 export async function recordChartStates(
   ctx: VaultContext,
   admin: UnlockedUser,
-  options: { reset?: string; signal?: AbortSignal } = {},
+  options: {
+    reset?: string
+    signal?: AbortSignal
+    /** After each patient recorded or refused: the counts so far. */
+    onProgress?: (progress: { recorded: number; refused: number }) => void
+  } = {},
 ): Promise<ChartBaselineResult> {
+  const o = requireFields<typeof options>(options, 'options', BASELINE_OPTIONS)
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
+    throw new ValidationError('onProgress', 'must be a function')
+  }
   await requireRole(ctx.db, admin, 'admin', 'chart.baseline')
-  if (options.reset !== undefined) {
-    const pid = rowIdFromString(options.reset, 'reset')
+  if (o.reset !== undefined) {
+    const pid = rowIdFromString(o.reset, 'reset')
     await recordOne(ctx, admin, pid, true)
     return { recorded: 1, refused: [] }
   }
@@ -219,7 +241,7 @@ export async function recordChartStates(
     const batch = await listPatientsWithoutChartState(ctx.db, after, PATIENTS_PER_PAGE)
     if (batch.length === 0) break
     for (const pid of batch) {
-      if (options.signal?.aborted) return { recorded, refused }
+      if (o.signal?.aborted) return { recorded, refused }
       after = pid
       try {
         if (await recordOne(ctx, admin, pid, false)) recorded++
@@ -227,6 +249,7 @@ export async function recordChartStates(
         if (!(err instanceof IntegrityError)) throw err
         refused.push(rowIdToString(pid))
       }
+      o.onProgress?.({ recorded, refused: refused.length })
     }
   }
   return { recorded, refused }

@@ -101,7 +101,11 @@ export interface Vault {
    */
   recordChartStates(
     admin: Session,
-    options?: { reset?: string; signal?: AbortSignal },
+    options?: {
+      reset?: string
+      signal?: AbortSignal
+      onProgress?: (progress: { recorded: number; refused: number }) => void
+    },
   ): Promise<ChartBaselineResult>
   /**
    * Checks one patient's rows against the recorded chart state, and the state

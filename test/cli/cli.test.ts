@@ -592,6 +592,121 @@ describe('emr-vault command line (in-process, test database)', function () {
     })
   })
 
+  describe('chart', () => {
+    /** A patient with one record; its chart reads verified. */
+    async function chartOfNewPatient() {
+      const { session, patientId } = await patientOfNewClinician()
+      const recordId = await session.addRecord(patientId, {
+        kind: 'note',
+        occurredOn: '2026-12-01',
+        title: 'first title',
+        code: 'E11.9',
+        body: 'body',
+      })
+      expect((await session.readChart(patientId)).state).to.equal('verified')
+      return { session, patientId, recordId }
+    }
+    const stateOf = (patientId: string) =>
+      own
+        .db()('emr_vault_chart_states')
+        .where('patient_id', rowIdFromString(patientId, 'p'))
+
+    it('audit verify --patient: OK for a sound chart; a chart and state put back from a backup exit 1 naming state_rolled_back; an unknown id exits 5', async () => {
+      const { session, patientId, recordId } = await chartOfNewPatient()
+      const ok = await runCli(['audit', 'verify', '--patient', patientId])
+      expect(ok.code, ok.stderr).to.equal(0)
+      expect(ok.stdout).to.include(`OK: chart of patient ${patientId} verified`)
+
+      const rid = rowIdFromString(recordId, 'r')
+      const [oldRow] = await own.db()('clinical_records').where('id', rid)
+      const [oldState] = await stateOf(patientId)
+      await session.updateRecord(patientId, recordId, { title: 'allergy to penicillin' })
+      await own
+        .db()('clinical_records')
+        .where('id', rid)
+        .update({ title_enc: oldRow.title_enc })
+      await stateOf(patientId).update(oldState)
+      session.close()
+
+      const rolledBack = await runCli([
+        'audit',
+        'verify',
+        '--patient',
+        patientId,
+        '--json',
+      ])
+      expect(rolledBack.code).to.equal(1)
+      const result = JSON.parse(rolledBack.stdout) as {
+        ok: boolean
+        chart: { ok: boolean; findings: { kind: string }[] }
+      }
+      // The chain itself is intact: only the chart fails.
+      expect(result.ok).to.equal(true)
+      expect(result.chart.ok).to.equal(false)
+      expect(result.chart.findings.map((f) => f.kind)).to.deep.equal([
+        'state_rolled_back',
+      ])
+      const text = await runCli(['audit', 'verify', '--patient', patientId])
+      expect(text.stdout).to.match(/FAIL: chart of patient .*\n {2}state_rolled_back: /)
+
+      const unknown = await runCli([
+        'audit',
+        'verify',
+        '--patient',
+        '00000000-0000-7000-8000-000000000000',
+      ])
+      expect(unknown.code).to.equal(5)
+      expect((await runCli(['audit', 'verify', '--patient', 'nope'])).code).to.equal(5)
+    })
+
+    it('chart baseline: nothing to record, a deleted state refused (exit 1) until --reset, a non-admin exits 4', async () => {
+      const boss = await admin()
+      const other = await clinician()
+      const { session, patientId } = await chartOfNewPatient()
+      const baseline = ['chart', 'baseline', '--password-stdin']
+      const notAdmin = await runCli(
+        [...baseline, '--as', other.username],
+        lines(other.password),
+      )
+      expect(notAdmin.code).to.equal(4)
+
+      await stateOf(patientId).delete()
+      const refused = await runCli(
+        [...baseline, '--as', boss.username, '--json'],
+        lines(boss.password),
+      )
+      expect(refused.code, refused.stderr).to.equal(1)
+      expect(JSON.parse(refused.stdout)).to.deep.equal({
+        recorded: 0,
+        refused: [patientId],
+      })
+      const verify = await runCli(['audit', 'verify', '--patient', patientId])
+      expect([verify.code, verify.stdout]).to.satisfy(
+        ([code, out]: [number, string]) => code === 1 && out.includes('state_missing'),
+      )
+
+      const reset = await runCli(
+        [...baseline, '--as', boss.username, '--reset', patientId],
+        lines(boss.password),
+      )
+      expect([reset.code, reset.stdout.trim()]).to.deep.equal([
+        0,
+        `Recorded the chart state of patient ${patientId} again`,
+      ])
+      expect((await runCli(['audit', 'verify', '--patient', patientId])).code).to.equal(0)
+      expect((await session.readChart(patientId)).state).to.equal('verified')
+      session.close()
+      const again = await runCli(
+        [...baseline, '--as', boss.username],
+        lines(boss.password),
+      )
+      expect([again.code, again.stdout.trim()]).to.deep.equal([
+        0,
+        'Every patient already had a chart state',
+      ])
+    })
+  })
+
   describe('doctor', () => {
     it('PASS/WARN lines on the test server, FAIL and exit 1 with general_log ON', async () => {
       const ok = await runCli(['doctor', '--json'])

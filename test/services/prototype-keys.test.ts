@@ -6,6 +6,7 @@ import { plain } from '../../src/schema/plain-columns.js'
 import { createEncryptedTable } from '../../src/schema/table-ddl.js'
 import { auditReport } from '../../src/services/audit.service.js'
 import { verifyAuditChain } from '../../src/services/audit-verify.js'
+import { verifyPatientChart } from '../../src/services/chart.service.js'
 import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
 import { expect } from '../support/chai.js'
@@ -231,6 +232,15 @@ describe('input keys are checked as own properties: a prototype-named key is ref
       { field: 'text', from: 'text_plain', key: Buffer.alloc(16) },
       { dryRun: false },
       (o) => vault.convertLegacyColumn(authority, notes, o as never),
+    )
+  })
+
+  it('chart baseline and verify options', async () => {
+    await refusesEach('recordChartStates', {}, { reset: patientId }, (o) =>
+      vault.recordChartStates(admin, o),
+    )
+    await refusesEach('verifyPatientChart', {}, { tables: [] }, (o) =>
+      verifyPatientChart(db, TEST_AUDIT_KEY, patientId, o),
     )
   })
 })

@@ -4,6 +4,7 @@ import type { Knex } from 'knex'
 import { ConfigurationError } from '../../errors/index.js'
 import type { AuditEntry, AuditReportFilters } from '../../services/audit.service.js'
 import type { AuditHeadState } from '../../services/audit-verify.js'
+import type { ChartVerifyResult } from '../../services/chart.service.js'
 import { optionalArg, UsageError, type Command, type Flags } from '../command.js'
 import { integerFrom, isoDate, oneOf } from '../flag-checks.js'
 import { out, outStreamed, toJson } from '../io.js'
@@ -120,6 +121,17 @@ function readAnchor(path: string): AuditHeadState | undefined {
   }
 }
 
+function printChart(chart: ChartVerifyResult): void {
+  if (!chart.ok) {
+    out(`FAIL: chart of patient ${chart.patientId}:`)
+    for (const f of chart.findings) out(`  ${f.kind}: ${printable(f.message)}`)
+  } else if (chart.recorded) out(`OK: chart of patient ${chart.patientId} verified`)
+  else
+    out(
+      `NOT RECORDED: patient ${chart.patientId} has no chart state yet (emr-vault chart baseline); nothing checked`,
+    )
+}
+
 function writeAnchor(path: string, head: AuditHeadState): void {
   writeFileSync(
     path,
@@ -157,13 +169,23 @@ export const auditCommands: Command[] = [
     path: ['audit', 'verify'],
     summary:
       'check the audit chain; exit 1 and name the first bad row if it was edited, deleted, inserted or reordered',
-    usage: '[--anchor FILE] [--json]',
+    usage: '[--anchor FILE] [--patient ID] [--json]',
     help: [
       'An anchor is a head recorded outside the database by an earlier good run: the',
       'chain must still contain it, which catches a log cut at the end with an old head',
       'restored. After a good run the new head is written back to the file.',
+      '',
+      "--patient also checks that patient's chart: every row against the chart state,",
+      'and the state against the last one the audit trail records, which finds a row',
+      'rolled back, deleted, NULLed or moved in, and a chart put back from a backup',
+      '(docs/integrity.md). Needs the audit key only, no patient key.',
     ],
     options: {
+      patient: {
+        ...PATIENT,
+        required: false,
+        description: "also this patient's chart, against its state and the audit trail",
+      },
       anchor: {
         type: 'string',
         value: 'FILE',
@@ -179,12 +201,14 @@ export const auditCommands: Command[] = [
     async run(rt, args) {
       const anchorFile = optionalArg(args, 'anchor')
       const anchor = anchorFile ? readAnchor(anchorFile) : undefined
+      const patient = optionalArg(args, 'patient')
       const [{ verifyAuditChain }, { devAuditKey }] = await Promise.all([
         import('../../services/audit-verify.js'),
         import('../deployment-keys.js'),
       ])
+      const db = await rt.db()
       const progress = new Progress('audit verify')
-      const result = await verifyAuditChain(await rt.db(), devAuditKey(), {
+      const result = await verifyAuditChain(db, devAuditKey(), {
         onProgress: (n) => progress.update(n),
         ...(anchor ? { anchor } : {}),
       })
@@ -194,16 +218,27 @@ export const auditCommands: Command[] = [
           ? `${result.rows} rows verified`
           : `chain broken at seq ${result.firstBadSeq}`,
       )
-      if (rt.json) out(toJson(result))
-      else if (result.ok)
-        out(
-          `OK: ${result.rows} rows, last seq ${result.lastSeq}, head mac ${result.head.lastMac}`,
-        )
-      else
-        out(
-          `FAIL: ${result.message} (first bad seq ${result.firstBadSeq}, problem ${result.problem})`,
-        )
-      return result.ok ? 0 : 1
+      // The chart's verify trusts the audit trail: it is reported beside the
+      // chain's result, and the exit code needs both.
+      const chart =
+        patient === undefined
+          ? undefined
+          : await (
+              await import('../../services/chart.service.js')
+            ).verifyPatientChart(db, devAuditKey(), patient)
+      if (rt.json) out(toJson(chart ? { ...result, chart } : result))
+      else {
+        if (result.ok)
+          out(
+            `OK: ${result.rows} rows, last seq ${result.lastSeq}, head mac ${result.head.lastMac}`,
+          )
+        else
+          out(
+            `FAIL: ${result.message} (first bad seq ${result.firstBadSeq}, problem ${result.problem})`,
+          )
+        if (chart) printChart(chart)
+      }
+      return result.ok && (chart?.ok ?? true) ? 0 : 1
     },
   },
   {

@@ -129,6 +129,7 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
         'recovery init',
         'audit verify',
         'audit export',
+        'chart baseline',
         'doctor',
       ]) {
         expect(r.stdout).to.include(group)
@@ -419,6 +420,13 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
       [['emergency', 'revoke', '--user', 'b'], 2, /--as ADMIN is required/],
       [['emergency', 'rotate', '--as', 'a'], 2, /--recovery-key is required/],
       [['audit', 'verify', '--anchor', notJson], 3, /is not an audit anchor file/],
+      [['audit', 'verify', '--patient', 'x'], 5, /"patientId" must be a UUID string/],
+      [['chart', 'baseline', '--reset', UUID], 2, /--as ADMIN is required/],
+      [
+        ['chart', 'baseline', '--as', 'a', '--reset', 'x'],
+        5,
+        /"patientId" must be a UUID string/,
+      ],
       [['audit', 'report', '--from', 'yesterday'], 2, /--from must be a date/],
       [['audit', 'report', '--limit', '0'], 2, /--limit must be 1 to 10000/],
       [['audit', 'report', '--action', 'frob'], 2, /--action must be one of: /],
