@@ -31,6 +31,7 @@ import {
   checkReason,
   checkSeq,
   checkTables,
+  AUDIT_DETAIL_MAX_CHARS,
   type AuditAction,
 } from './audit-checks.js'
 import { takeChartTag } from './chart-tags.js'
@@ -69,6 +70,18 @@ export interface AuditEvent {
   reason?: string | null
   /** Printable ASCII, at most 200 characters. */
   detail?: string | null
+}
+
+/**
+ * The act's detail with the chart tag at its end, where parseChartTag reads it.
+ * The tag always fits: a detail too long for both is cut (ending in `...`), since
+ * the act's own words are informative and the tag is what verification needs.
+ */
+export function withChartTag(detail: string | null | undefined, tag: string): string {
+  if (!detail) return tag
+  const room = AUDIT_DETAIL_MAX_CHARS - tag.length - 1
+  const kept = detail.length <= room ? detail : `${detail.slice(0, room - 3)}...`
+  return `${kept} ${tag}`
 }
 
 /**
@@ -122,7 +135,7 @@ export async function appendAudit(
   }
   // The chart state this transaction moved for the patient, if any (chart-tags.ts).
   const tag = takeChartTag(trx, fields.patientId)
-  if (tag) fields.detail = checkDetail(fields.detail ? `${fields.detail} ${tag}` : tag)
+  if (tag) fields.detail = checkDetail(withChartTag(fields.detail, tag))
 
   const head = await lockAuditHead(trx, names)
   if (!head) throw new IntegrityError(`the audit chain head (${names.head}) is missing`)

@@ -14,6 +14,7 @@ import {
 } from '../repositories/patient-key.repository.js'
 import { CLINICAL_RECORDS, PATIENTS } from '../schema/chart-tables.js'
 import type { TableDeclaration } from '../schema/define-table.js'
+import { checkAuditKey } from './audit-checks.js'
 import { auditedTransaction } from './audited.js'
 import {
   chartIntegrityError,
@@ -132,6 +133,7 @@ export async function verifyPatientChart(
   patientId: string,
   options: { tables?: readonly TableDeclaration[] } = {},
 ): Promise<ChartVerifyResult> {
+  checkAuditKey(auditKey)
   const o = requireFields<typeof options>(options, 'options', ['tables'])
   return verifyChartOf(db, auditKey, patientId, tableRegistry(o.tables).values())
 }

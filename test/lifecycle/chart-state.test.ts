@@ -230,6 +230,45 @@ describe('chart state: rollback, deletion, NULLing and moved rows', function () 
     expect(kinds(verified.findings)).to.deep.equal(['state_rolled_back'])
   })
 
+  it('the audit log cut after a chart write, its old head put back: the chain alone verifies, verifyChart finds state_unaudited', async () => {
+    const { patient, r1 } = await newChart('Cut Log')
+    const [head] = await db('audit_chain_head').where('id', 1)
+    const [last] = await db('audit_log').max({ seq: 'seq' })
+    await alice.updateRecord(patient, r1, { title: 'written, then its audit row cut' })
+    await db('audit_log').where('seq', '>', last!.seq).delete()
+    await db('audit_chain_head').where('id', 1).update(head)
+
+    // Without an anchor the chain cannot tell (docs/integrity.md): the chart can.
+    expect((await verifyAuditChain(db, TEST_AUDIT_KEY)).ok).to.equal(true)
+    expect((await alice.readChart(patient)).state).to.equal('verified')
+    expect(kinds((await vault.verifyChart(patient)).findings)).to.deep.equal([
+      'state_unaudited',
+    ])
+  })
+
+  it('a chart forked from a backup, one branch written, the other put back: verifyChart finds state_replaced', async () => {
+    const { patient, r1 } = await newChart('Forked Chart')
+    const rowOf = async () => (await db('clinical_records').where('id', bytes(r1)))[0]
+    const stateOf = () => db('emr_vault_chart_states').where('patient_id', bytes(patient))
+    const [row0, [state0]] = [await rowOf(), await stateOf()]
+    await alice.updateRecord(patient, r1, { title: 'branch A' })
+    const [rowA, [stateA]] = [await rowOf(), await stateOf()]
+    // Back to the fork point, and the same write counter written again.
+    await db('clinical_records').where('id', bytes(r1)).update(row0)
+    await stateOf().update(state0)
+    await alice.updateRecord(patient, r1, { title: 'branch B' })
+    expect((await vault.verifyChart(patient)).ok).to.equal(true)
+    // Branch A, rows and state together, at the counter the audit trail records for B.
+    await db('clinical_records').where('id', bytes(r1)).update(rowA)
+    await stateOf().update(stateA)
+
+    const chart = await alice.readChart(patient)
+    expect(chart.records[0]!.title).to.equal('branch A')
+    expect(kinds((await vault.verifyChart(patient)).findings)).to.deep.equal([
+      'state_replaced',
+    ])
+  })
+
   it('a state row edited: reads and writes refused (state_tampered) until an administrator records it again', async () => {
     const { patient, r1 } = await newChart('Tampered State')
     await db('emr_vault_chart_states')
