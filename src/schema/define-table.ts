@@ -1,5 +1,6 @@
 import { ValidationError } from '../errors/index.js'
 import type { AnyColumn, EncryptedColumn, PlainColumn, ValueOf } from './column.js'
+import { resolveIndexes, type DeclaredIndex, type IndexSpec } from './search-indexes.js'
 
 /**
  * A table an application declares once: the repository, the migration helper,
@@ -34,6 +35,11 @@ export interface TableSpec<
    * envelope is still NULL reads that column instead (dual read).
    */
   readonly convertingFrom?: { readonly [K in keyof E]?: string }
+  /**
+   * Search indexes over encrypted fields (search-indexes.ts, docs/search.md):
+   * each adds a column `bidx_<name>` written with the row.
+   */
+  readonly indexes?: { readonly [name: string]: IndexSpec }
 }
 
 /** Audit actions a table's repository records (the chart keeps its own names). */
@@ -77,6 +83,7 @@ export interface TableDeclaration<
   /** Encrypted field name → plaintext column read while its conversion runs. */
   readonly convertingFrom: Readonly<Record<string, string>>
   readonly auditActions: TableAuditActions
+  readonly indexes: readonly DeclaredIndex[]
 }
 
 type Simplify<T> = { [K in keyof T]: T[K] } & {}
@@ -282,6 +289,12 @@ export function declareTable<
     }
     convertingFrom[name] = column
   }
+  const indexes = resolveIndexes(
+    spec.indexes,
+    encryptedFields,
+    new Set([...own, ...columns, ...Object.values(convertingFrom)]),
+    convertingFrom,
+  )
   return Object.freeze({
     name: spec.name,
     patientColumn,
@@ -291,5 +304,6 @@ export function declareTable<
     plainFields,
     convertingFrom,
     auditActions,
+    indexes,
   })
 }
