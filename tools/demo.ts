@@ -20,6 +20,7 @@ import { devDbConfig } from '../src/testing/dev-database.js'
 import {
   DEV_RECOVERY_FILE,
   devAuditKey,
+  devSearchKey,
   devRecoveryPublicKey,
 } from './dev-recovery-key.js'
 
@@ -48,7 +49,12 @@ try {
       : 'schema already at the latest migration',
   )
   const auditKey = devAuditKey()
-  const vault = createVault({ db, recoveryPublicKey: devRecoveryPublicKey(), auditKey })
+  const vault = createVault({
+    db,
+    recoveryPublicKey: devRecoveryPublicKey(),
+    auditKey,
+    searchKey: devSearchKey(),
+  })
   await seedDemoClinic(vault)
   const users = await db('users').select('username', 'roles').orderBy('username')
   say(`demo clinic: ${users.map((u) => `${u.username} (${u.roles})`).join(', ')}`)

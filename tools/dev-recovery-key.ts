@@ -2,5 +2,6 @@
 export {
   devAuditKey,
   devRecoveryPublicKey,
+  devSearchKey,
   DEV_RECOVERY_FILE,
 } from '../src/cli/deployment-keys.js'

@@ -5,6 +5,7 @@ import {
   auditKeyFromEnv,
   DEPLOYMENT_KEY_ENV,
   recoveryPublicKeyFromEnv,
+  searchKeyFromEnv,
 } from '../config/deployment-keys.js'
 import { generateUserKeyPair as generateRecoveryKeyPair } from '../crypto/keypair.js'
 import { isDbConfigured } from '../db/index.js'
@@ -64,6 +65,19 @@ export function devRecoveryPublicKey(): Buffer {
   return Buffer.from(stored.publicKey, 'base64')
 }
 
+/** A development secret key, made once in .emr-vault/ (mode 0600) and kept. */
+function devSecretKey(file: string): Buffer {
+  if (!existsSync(file)) {
+    ensureStateRoot(dirname(file))
+    writeFileSync(file, `${randomBytes(32).toString('base64')}\n`, {
+      mode: 0o600,
+      flag: 'wx',
+    })
+    chmodSync(file, 0o600)
+  }
+  return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64')
+}
+
 /** Where the development audit key lives: beside the recovery key, gitignored. */
 const DEV_AUDIT_KEY_FILE = join(defaultStateRoot(), 'dev-audit-key')
 
@@ -76,13 +90,23 @@ const DEV_AUDIT_KEY_FILE = join(defaultStateRoot(), 'dev-audit-key')
  */
 export function devAuditKey(): Buffer {
   if (!mayUseDevelopmentKey(DEPLOYMENT_KEY_ENV.auditKey)) return auditKeyFromEnv()
-  if (!existsSync(DEV_AUDIT_KEY_FILE)) {
-    ensureStateRoot(dirname(DEV_AUDIT_KEY_FILE))
-    writeFileSync(DEV_AUDIT_KEY_FILE, `${randomBytes(32).toString('base64')}\n`, {
-      mode: 0o600,
-      flag: 'wx',
-    })
-    chmodSync(DEV_AUDIT_KEY_FILE, 0o600)
-  }
-  return Buffer.from(readFileSync(DEV_AUDIT_KEY_FILE, 'utf8').trim(), 'base64')
+  return devSecretKey(DEV_AUDIT_KEY_FILE)
+}
+
+const DEV_SEARCH_KEY_FILE = join(defaultStateRoot(), 'dev-search-key')
+
+/**
+ * The search key for development tools: from EMR_VAULT_SEARCH_KEY when set, else
+ * a development key kept in .emr-vault/ like the audit key. Rows indexed under
+ * one key are found only with it (or while it is the previous key).
+ */
+export function devSearchKey(): Buffer {
+  if (!mayUseDevelopmentKey(DEPLOYMENT_KEY_ENV.searchKey)) return searchKeyFromEnv()
+  return devSecretKey(DEV_SEARCH_KEY_FILE)
+}
+
+/** The previous search key, when EMR_VAULT_PREVIOUS_SEARCH_KEY is set (a rotation). */
+export function previousSearchKey(): Buffer | undefined {
+  const name = DEPLOYMENT_KEY_ENV.previousSearchKey
+  return process.env[name] ? searchKeyFromEnv(process.env, name) : undefined
 }

@@ -5,7 +5,12 @@ import type { Session } from '../services/session.js'
 import type { Vault } from '../services/vault.js'
 import { devDbConfig } from '../testing/dev-database.js'
 import type { KdfPolicy } from '../crypto/kdf-policy.js'
-import { devAuditKey, devRecoveryPublicKey } from './deployment-keys.js'
+import {
+  devAuditKey,
+  devRecoveryPublicKey,
+  devSearchKey,
+  previousSearchKey,
+} from './deployment-keys.js'
 import { rejectOnAbort } from './interrupt.js'
 import { err, readSecret } from './io.js'
 import { readRecoveryKeyFile } from './recovery-key-file.js'
@@ -65,6 +70,8 @@ export class CliRuntime {
       db: await this.db(),
       recoveryPublicKey: devRecoveryPublicKey(),
       auditKey: devAuditKey(),
+      searchKey: devSearchKey(),
+      ...(previousSearchKey() ? { previousSearchKey: previousSearchKey()! } : {}),
       ...(this.#kdfPolicy ? { kdfPolicy: this.#kdfPolicy } : {}),
     })
     return this.#vault

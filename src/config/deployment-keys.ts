@@ -5,6 +5,8 @@ import { ConfigurationError } from '../errors/index.js'
 export const DEPLOYMENT_KEY_ENV = {
   auditKey: 'EMR_VAULT_AUDIT_KEY',
   recoveryPublicKey: 'EMR_VAULT_RECOVERY_PUBLIC_KEY',
+  searchKey: 'EMR_VAULT_SEARCH_KEY',
+  previousSearchKey: 'EMR_VAULT_PREVIOUS_SEARCH_KEY',
 } as const
 
 /** The keys a deployment passes to createVault or openVault. */
@@ -13,6 +15,10 @@ export interface DeploymentKeys {
   readonly auditKey: Buffer
   /** 32 bytes: the organisation's X25519 recovery public key. */
   readonly recoveryPublicKey: Buffer
+  /** 32 bytes: the organisation search key, from which every search index's key is derived. */
+  readonly searchKey: Buffer
+  /** The search key being replaced, while the indexes are rebuilt under the new one. */
+  readonly previousSearchKey?: Buffer
 }
 
 /**
@@ -93,8 +99,29 @@ export function recoveryPublicKeyFromEnv(env: NodeJS.ProcessEnv = process.env): 
 }
 
 /**
+ * The search key from EMR_VAULT_SEARCH_KEY (`openssl rand -base64 32`), and the
+ * one it replaces from EMR_VAULT_PREVIOUS_SEARCH_KEY while a rotation runs.
+ * Anyone holding it and a copy of the database can test guesses against the
+ * indexes (a dictionary of names, every date of birth), so it is kept like the
+ * audit key: a secret store, never the database. All zero bytes is refused.
+ *
+ * @throws ConfigurationError naming the variable when it is missing or malformed
+ */
+export function searchKeyFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  name: string = DEPLOYMENT_KEY_ENV.searchKey,
+): Buffer {
+  const key = readKey(env, name, 'a search key (base64 of 32 random bytes)')
+  if (key.every((b) => b === 0)) {
+    throw new ConfigurationError(`${name} is all zero bytes: a placeholder, not a key`)
+  }
+  return key
+}
+
+/**
  * Reads and checks the deployment's keys from the environment (or from `env`):
- * EMR_VAULT_AUDIT_KEY and EMR_VAULT_RECOVERY_PUBLIC_KEY, each the standard
+ * EMR_VAULT_AUDIT_KEY, EMR_VAULT_RECOVERY_PUBLIC_KEY and EMR_VAULT_SEARCH_KEY (and
+ * EMR_VAULT_PREVIOUS_SEARCH_KEY during a search-key rotation), each the standard
  * base64 of 32 bytes. The result goes to createVault or openVault as it is.
  *
  * The audit key must stay the same for the life of the database (the chain
@@ -110,5 +137,11 @@ export function deploymentKeysFromEnv(
   return {
     auditKey: auditKeyFromEnv(env),
     recoveryPublicKey: recoveryPublicKeyFromEnv(env),
+    searchKey: searchKeyFromEnv(env),
+    ...(env[DEPLOYMENT_KEY_ENV.previousSearchKey]
+      ? {
+          previousSearchKey: searchKeyFromEnv(env, DEPLOYMENT_KEY_ENV.previousSearchKey),
+        }
+      : {}),
   }
 }

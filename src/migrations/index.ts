@@ -8,6 +8,7 @@ import * as declaredTables from './20261202_0003_declared_tables.js'
 import * as userKeyCertificates from './20261202_0004_user_key_certificates.js'
 import * as emergencyKeyVersions from './20261202_0005_emergency_key_versions.js'
 import * as chartState from './20261202_0006_chart_state.js'
+import * as patientSearchIndexes from './20261203_0007_patient_search_indexes.js'
 
 /** One of emr-vault's migrations under the name its history records. */
 export interface NamedMigration {
@@ -35,4 +36,5 @@ export const MIGRATIONS: readonly NamedMigration[] = [
   { name: '20261202_0004_user_key_certificates', migration: userKeyCertificates },
   { name: '20261202_0005_emergency_key_versions', migration: emergencyKeyVersions },
   { name: '20261202_0006_chart_state', migration: chartState },
+  { name: '20261203_0007_patient_search_indexes', migration: patientSearchIndexes },
 ]

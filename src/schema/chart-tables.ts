@@ -1,6 +1,8 @@
 import { declareTable } from './define-table.js'
 import { DATE_OR_DATE_TIME, encrypted } from './encrypted-columns.js'
+import { normalise } from './normalisers.js'
 import { plain } from './plain-columns.js'
+import { searchIndex } from './search-indexes.js'
 
 /**
  * The chart every deployment has: a patient's demographics and clinical
@@ -36,6 +38,37 @@ export const PATIENTS = declareTable(
     },
     plain: {
       createdBy: plain.rowId({ column: 'created_by' }),
+    },
+    // How a front desk finds a patient (docs/search.md); the columns are
+    // migration 20261203_0007's.
+    indexes: {
+      byNationalId: searchIndex.exact({
+        fields: { nationalId: [normalise.lettersAndDigits, normalise.casefold] },
+        unique: true,
+      }),
+      byName: searchIndex.exact({
+        fields: { fullName: [normalise.casefold, normalise.whitespace] },
+      }),
+      // 100 years of birth dates (36,525) × 26 initials; 16 bits leave about 14
+      // dates-and-initials per index value, and 15 candidates per lookup at
+      // a million patients.
+      byBirthAndInitial: searchIndex.coarse({
+        fields: {
+          dateOfBirth: [],
+          fullName: [normalise.casefold, normalise.lastWord, normalise.prefix(1)],
+        },
+        bits: 16,
+        estimate: { distinct: 36_525 * 26, rows: 1_000_000 },
+      }),
+      // About 10,000 surname sounds × 100 birth years.
+      bySurnameSoundAndYear: searchIndex.coarse({
+        fields: {
+          fullName: [normalise.lastWord, normalise.phonetic],
+          dateOfBirth: [normalise.year],
+        },
+        bits: 16,
+        estimate: { distinct: 1_000_000, rows: 1_000_000 },
+      }),
     },
   },
   {

@@ -10,6 +10,7 @@ import { ValidationError } from '../errors/index.js'
 import { quoteIdentifier } from '../sql/envelope-sql.js'
 import type { EncryptedColumn, PlainColumn } from './column.js'
 import type { DeclaredField, TableDeclaration } from './define-table.js'
+import type { DeclaredIndex } from './search-indexes.js'
 
 /**
  * What each column of a declared table is in SQL: the migration helpers create
@@ -36,7 +37,7 @@ const VARCHAR_MAX_CHARACTERS = 16_383
 /** The one collation of text columns: exact, byte-wise equality on both engines. */
 export const TEXT_COLLATION = 'utf8mb4_bin'
 
-export type ColumnRole = 'id' | 'patient' | 'timestamp' | 'encrypted' | 'plain'
+export type ColumnRole = 'id' | 'patient' | 'timestamp' | 'encrypted' | 'plain' | 'index'
 
 export interface CheckDdl {
   /** Constraint name (unquoted). */
@@ -213,13 +214,31 @@ function libraryColumns(decl: TableDeclaration): ColumnDdl[] {
   ]
 }
 
-/** Every column of a declared table, in table order: the library's, encrypted, plain. */
+/**
+ * A search index's column (search-indexes.ts): 16 bytes of HMAC for an exact
+ * index, the kept bits of a coarse one as an integer; NULL when the row's value
+ * is NULL or normalises to nothing.
+ */
+function indexColumn(index: DeclaredIndex): ColumnDdl {
+  return {
+    column: index.column,
+    role: 'index',
+    // addEncryptedColumns names an index by its name, like a field.
+    field: index.name,
+    type: index.kind === 'exact' ? 'binary(16)' : 'int unsigned',
+    nullable: true,
+    checks: [],
+  }
+}
+
+/** Every column of a declared table, in table order: the library's, encrypted, plain, index. */
 export function tableColumnsDdl(decl: TableDeclaration): ColumnDdl[] {
   quoteIdentifier(decl.name)
   return [
     ...libraryColumns(decl),
     ...decl.encryptedFields.map((f) => encryptedColumn(decl.name, f)),
     ...decl.plainFields.map((f) => plainColumn(decl.name, f)),
+    ...decl.indexes.map(indexColumn),
   ]
 }
 

@@ -11,6 +11,7 @@ import {
 } from './catalog.js'
 import { columnTypeSql, ddlName, tableColumnsDdl, type ColumnDdl } from './column-ddl.js'
 import type { TableDeclaration } from './define-table.js'
+import type { DeclaredIndex } from './search-indexes.js'
 
 /**
  * Helpers for an application's own knex migrations, so that a table and its
@@ -41,6 +42,17 @@ function addColumn(
     t.check(check.sql, undefined, quoteIdentifier(check.name))
 }
 
+/** The KEY of a search index's column (UNIQUE for a unique exact index). */
+function addIndexKey(
+  t: Knex.CreateTableBuilder | Knex.AlterTableBuilder,
+  table: string,
+  index: DeclaredIndex,
+): void {
+  const name = ddlName(table, index.column)
+  if (index.unique) t.unique([index.column], { indexName: name })
+  else t.index([index.column], name)
+}
+
 async function requireCatalog(knex: Knex): Promise<void> {
   if (!(await knex.schema.hasTable(CATALOG_TABLE))) {
     throw new ConfigurationError(
@@ -67,6 +79,8 @@ async function requireCatalog(knex: Knex): Promise<void> {
  * ALTER TABLE `medications` ADD CONSTRAINT `medications_patient_id_foreign`
  *   FOREIGN KEY (`patient_id`) REFERENCES `patients` (`id`);
  * ALTER TABLE `medications` ADD INDEX `medications_by_patient` (`patient_id`, `created_at`, `id`);
+ * -- per search index: `bidx_<name>` BINARY(16) (exact) or INT UNSIGNED (coarse), NULL,
+ * ALTER TABLE `medications` ADD INDEX `medications_bidx_<name>` (`bidx_<name>`);  -- UNIQUE when unique
  * ```
  *
  * Every patient-owned row is keyed by patient first: the repository reads one
@@ -94,6 +108,7 @@ export async function createEncryptedTable(
         .inTable('patients')
       t.index([decl.patientColumn, 'created_at', 'id'], ddlName(decl.name, 'by_patient'))
     }
+    for (const index of decl.indexes) addIndexKey(t, decl.name, index)
     extend?.(t)
   })
 }
@@ -118,7 +133,8 @@ export async function dropEncryptedTable(
 /**
  * Adds declared fields to an existing table, for a later migration: `decl` is the
  * declaration with the new fields, `fieldNames` the fields this migration adds
- * (encrypted or plain). A field whose column already exists is not added again,
+ * (encrypted or plain), or search indexes by name (their column and KEY; rows
+ * already there are not indexed until rebuilt). A field whose column already exists is not added again,
  * so old migrations replayed on a new database against today's declaration
  * (which createEncryptedTable already made whole) still run; its envelope column
  * is recorded in the catalog all the same, which is how a table made before its
@@ -180,6 +196,9 @@ export async function addEncryptedColumns(
   if (added.length === 0) return
   await knex.schema.alterTable(decl.name, (t) => {
     for (const ddl of added) addColumn(t, ddl, knex)
+    for (const index of decl.indexes) {
+      if (added.some((c) => c.column === index.column)) addIndexKey(t, decl.name, index)
+    }
   })
 }
 

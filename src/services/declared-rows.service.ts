@@ -12,6 +12,7 @@ import { selectChartRows } from '../repositories/chart-state.repository.js'
 import type { RowOf, TableDeclaration } from '../schema/define-table.js'
 import { plaintextValue } from '../schema/plaintext-source.js'
 import { decodeRow, encodeRow, type OpenedRow } from '../schema/row-codec.js'
+import { indexesOfChanges, indexesOfNewRow, uniqueIndexError } from './row-indexes.js'
 import type { SqlFieldKeys } from '../sql/envelope-sql.js'
 import { auditedTransaction } from './audited.js'
 import { chartTableOf, trackChartChange } from './chart-state.service.js'
@@ -69,6 +70,7 @@ export async function insertRow(
 ): Promise<string> {
   const pid = rowIdFromString(patientId, 'patientId')
   const { plain, encrypted } = encodeRow(decl, input, false)
+  const indexes = indexesOfNewRow(ctx, decl, input)
   const id = newRowId()
   const rowId = rowIdToString(id)
   await auditedTransaction(
@@ -84,7 +86,10 @@ export async function insertRow(
         plain,
         encrypted,
         keys,
-      )
+        indexes,
+      ).catch((err: unknown) => {
+        throw uniqueIndexError(decl, err)
+      })
       await trackChartChange(trx, ctx.auditKey, pid, [], [row])
     },
   )
@@ -187,12 +192,14 @@ export async function updateTracked(
   plain: Record<string, unknown>,
   encrypted: Record<string, Buffer | null>,
   keys: SqlFieldKeys,
+  changes: unknown,
 ): Promise<boolean> {
   const [before] = await selectChartRows(trx, chartTableOf(decl), patientId, {
     ids: [id],
     forUpdate: true,
   })
   if (!before) return false
+  const indexes = await indexesOfChanges(trx, ctx, decl, patientId, id, changes, keys)
   const written = await updateDeclaredRow(
     trx,
     decl,
@@ -201,7 +208,10 @@ export async function updateTracked(
     plain,
     encrypted,
     keys,
-  )
+    indexes,
+  ).catch((err: unknown) => {
+    throw uniqueIndexError(decl, err)
+  })
   if (!written.found) return false
   const after = { ...before, ivs: { ...before.ivs, ...written.ivs } }
   await trackChartChange(trx, ctx.auditKey, patientId, [before], [after])
@@ -224,7 +234,9 @@ export async function updateRow(
     act(user, decl.auditActions.update, pid, `${decl.name} ${rowId}`),
     async (trx) => {
       const keys = await patientFieldKeys(trx, user, pid, true)
-      if (!(await updateTracked(trx, ctx, decl, pid, id, plain, encrypted, keys))) {
+      if (
+        !(await updateTracked(trx, ctx, decl, pid, id, plain, encrypted, keys, changes))
+      ) {
         throw new NotFoundError(decl.name, rowId)
       }
     },

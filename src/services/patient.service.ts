@@ -19,6 +19,7 @@ import { encodeRow, type OpenedRow } from '../schema/row-codec.js'
 import { auditedTransaction } from './audited.js'
 import { startChartState } from './chart-state.service.js'
 import { decodeDeclaredRow, updateTracked } from './declared-rows.service.js'
+import { indexesOfNewRow, uniqueIndexError } from './row-indexes.js'
 import type { Demographics, Patient } from './domain.js'
 import { fieldKeysFor, patientFieldKeys } from './patient-access.js'
 import type { UnlockedUser } from './unlocked-user.js'
@@ -54,6 +55,7 @@ export async function createPatient(
     false,
     'demographics',
   )
+  const indexes = indexesOfNewRow(ctx, PATIENTS, input)
   session.privateKey() // fail fast on a closed session
   const id = newRowId()
   const patientId = rowIdToString(id)
@@ -87,8 +89,11 @@ export async function createPatient(
         keys,
         {
           current_key_version: FIRST_KEY_VERSION,
+          ...indexes,
         },
-      )
+      ).catch((err: unknown) => {
+        throw uniqueIndexError(PATIENTS, err)
+      })
       await insertKeyVersion(trx, id, FIRST_KEY_VERSION, session.userIdBytes)
       await insertGrant(trx, {
         patient_id: id,
@@ -155,12 +160,8 @@ export async function updatePatient(
   changes: Partial<Demographics>,
 ): Promise<void> {
   const id = rowIdFromString(patientId, 'patientId')
-  const { plain, encrypted } = encodeRow(
-    PATIENTS,
-    demographicsOf(changes, 'changes'),
-    true,
-    'changes',
-  )
+  const input = demographicsOf(changes, 'changes')
+  const { plain, encrypted } = encodeRow(PATIENTS, input, true, 'changes')
   const act = {
     actorUserId: session.userIdBytes,
     action: 'patient.update',
@@ -174,7 +175,9 @@ export async function updatePatient(
     // exist locks nothing and is refused by the grant check like any other.
     await lockPatientKeyVersion(trx, id)
     const keys = await patientFieldKeys(trx, session, id, true)
-    if (!(await updateTracked(trx, ctx, PATIENTS, id, id, plain, encrypted, keys))) {
+    if (
+      !(await updateTracked(trx, ctx, PATIENTS, id, id, plain, encrypted, keys, input))
+    ) {
       throw new NotFoundError('patient', patientId)
     }
   })

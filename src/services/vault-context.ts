@@ -14,6 +14,12 @@ export interface VaultContext {
    * the database): the MAC key of the audit chain (services/audit.service.ts).
    */
   readonly auditKey: Buffer
+  /**
+   * The search keys (32 bytes each, from the deployment's configuration): the
+   * current one first, rows are indexed under it; then the one it replaces,
+   * while a rotation runs (services/search-keys.ts).
+   */
+  readonly searchKeys: readonly Buffer[]
   /** Parameters for new and changed passwords. */
   readonly kdfPolicy: KdfPolicy
   /** How long a session keeps an unwrapped patient key. */

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import type { Knex } from 'knex'
 import { AUDIT_KEY_BYTES } from '../crypto/audit-mac.js'
 import { abytes } from '../crypto/bytes.js'
+import { SEARCH_KEY_BYTES } from '../crypto/blind-index.js'
 import { KDF_POLICY, type KdfPolicy } from '../crypto/kdf-policy.js'
 import { ConfigurationError } from '../errors/index.js'
 import type { NewUser, UserSummary } from './domain.js'
@@ -45,6 +46,17 @@ export interface VaultOptions {
    * same key for every instance of the deployment, kept for as long as the log is.
    */
   readonly auditKey: Buffer
+  /**
+   * The organisation search key: 32 random bytes from the deployment's secret
+   * store (never the database), from which each search index derives its key
+   * (docs/search.md). Written rows are indexed under it.
+   */
+  readonly searchKey: Buffer
+  /**
+   * The search key being replaced: while the indexes are rebuilt under
+   * `searchKey`, searches look under both, so they keep finding every row.
+   */
+  readonly previousSearchKey?: Buffer
   /** Password KDF parameters for new and changed passwords; KDF_POLICY by default. */
   readonly kdfPolicy?: KdfPolicy
   /** How long a session keeps an unwrapped patient key; 5 minutes by default. */
@@ -181,6 +193,10 @@ export function createVault(options: VaultOptions): Vault {
   try {
     abytes(options.recoveryPublicKey, 'recoveryPublicKey', 32)
     abytes(options.auditKey, 'auditKey', AUDIT_KEY_BYTES)
+    abytes(options.searchKey, 'searchKey', SEARCH_KEY_BYTES)
+    if (options.previousSearchKey !== undefined) {
+      abytes(options.previousSearchKey, 'previousSearchKey', SEARCH_KEY_BYTES)
+    }
   } catch (err) {
     throw new ConfigurationError((err as Error).message)
   }
@@ -191,6 +207,9 @@ export function createVault(options: VaultOptions): Vault {
     // A copy, in memory of its own (Buffer.from and Buffer.concat may slice the
     // shared 8 KiB pool): the caller may wipe or reuse its buffer.
     auditKey: Buffer.alloc(options.auditKey.length, options.auditKey),
+    searchKeys: [options.searchKey, options.previousSearchKey]
+      .filter((k) => k !== undefined)
+      .map((k) => Buffer.alloc(k.length, k)),
     kdfPolicy: options.kdfPolicy ?? KDF_POLICY,
     keyCacheTtlMs: options.keyCacheTtlMs ?? 5 * 60_000,
     sessionIdleMs: options.sessionIdleMs ?? 15 * 60_000,

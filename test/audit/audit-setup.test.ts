@@ -67,6 +67,10 @@ describe('audit log schema and configuration', () => {
     expect(indexes).to.deep.equal([
       { name: 'audit_log_by_action', cols: 'action,seq' },
       { name: 'audit_log_by_actor', cols: 'actor_user_id,seq' },
+      {
+        name: 'audit_log_by_actor_action_time',
+        cols: 'actor_user_id,action,occurred_at',
+      },
       { name: 'audit_log_by_patient', cols: 'patient_id,seq' },
       { name: 'audit_log_by_time', cols: 'occurred_at,seq' },
       { name: 'PRIMARY', cols: 'seq' },
@@ -118,7 +122,9 @@ describe('audit log schema and configuration', () => {
   it('createVault requires a 32-byte audit key (ConfigurationError otherwise)', () => {
     const recoveryPublicKey = generateUserKeyPair().publicKey
     for (const auditKey of [randomBytes(16), randomBytes(33), Buffer.alloc(0)]) {
-      expect(() => createVault({ db, recoveryPublicKey, auditKey })).to.throw(
+      expect(() =>
+        createVault({ db, recoveryPublicKey, auditKey, searchKey: randomBytes(32) }),
+      ).to.throw(
         ConfigurationError,
         `"auditKey" must be 32 bytes, got ${auditKey.length}`,
       )
@@ -131,10 +137,16 @@ describe('audit log schema and configuration', () => {
         db,
         recoveryPublicKey,
         auditKey: undefined as unknown as Buffer,
+        searchKey: randomBytes(32),
       }),
     ).to.throw(ConfigurationError, '"auditKey" must be a Buffer')
     expect(() =>
-      createVault({ db, recoveryPublicKey, auditKey: randomBytes(32) }),
+      createVault({
+        db,
+        recoveryPublicKey,
+        auditKey: randomBytes(32),
+        searchKey: randomBytes(32),
+      }),
     ).to.not.throw()
   })
 })

@@ -6,7 +6,11 @@ import {
 import { Readable, Writable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { TEST_KDF_POLICY } from '../../src/crypto/kdf-policy.js'
-import { RUN_RECOVERY, TEST_AUDIT_KEY } from '../support/vault-fixture.js'
+import {
+  RUN_RECOVERY,
+  TEST_AUDIT_KEY,
+  TEST_SEARCH_KEY,
+} from '../support/vault-fixture.js'
 
 export interface CliResult {
   readonly code: number
@@ -19,6 +23,7 @@ export function runEnv(extra: Record<string, string> = {}): Record<string, strin
   return {
     NODE_ENV: 'test',
     EMR_VAULT_AUDIT_KEY: TEST_AUDIT_KEY.toString('base64'),
+    EMR_VAULT_SEARCH_KEY: TEST_SEARCH_KEY.toString('base64'),
     EMR_VAULT_RECOVERY_PUBLIC_KEY: RUN_RECOVERY.publicKey.toString('base64'),
     ...extra,
   }

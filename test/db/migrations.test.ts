@@ -22,6 +22,7 @@ import { MIGRATIONS } from '../../src/migrations/index.js'
 import * as userKeyCertificates from '../../src/migrations/20261202_0004_user_key_certificates.js'
 import * as emergencyKeyVersions from '../../src/migrations/20261202_0005_emergency_key_versions.js'
 import * as chartState from '../../src/migrations/20261202_0006_chart_state.js'
+import * as patientSearchIndexes from '../../src/migrations/20261203_0007_patient_search_indexes.js'
 import { createVault } from '../../src/services/vault.js'
 import { withFreshDatabase } from '../support/fresh-database.js'
 import { testDbConfig } from '../support/test-env.js'
@@ -192,6 +193,7 @@ const CHANGED_SINCE = [
   /^users\.public_key_(version|certificate) /,
   /^emergency_key\.(id|version) /,
   /^(emergency_key_holders|patient_key_emergency_seals)\.emergency_key_version /,
+  /^patients\.bidx_/,
 ]
 
 /** The columns of the tables an earlier version's migrations made, as it made them. */
@@ -226,6 +228,9 @@ async function someData(db: Knex): Promise<void> {
       ? [emergencyKeyVersions]
       : []),
     ...(!(await db.schema.hasTable('emr_vault_chart_states')) ? [chartState] : []),
+    ...(!(await db.schema.hasColumn('patients', 'bidx_by_national_id'))
+      ? [patientSearchIndexes]
+      : []),
   ]
   for (const m of missing) await m.up(db)
   try {
@@ -241,6 +246,7 @@ async function servicesData(db: Knex): Promise<void> {
     db,
     recoveryPublicKey: recovery.publicKey,
     auditKey: randomBytes(32),
+    searchKey: randomBytes(32),
     kdfPolicy: TEST_KDF_POLICY,
   })
   const password = `pw-${randomBytes(9).toString('base64url')}`
@@ -293,7 +299,7 @@ describe('migrations: one history for the command line, the library and the appl
           ]
           expect(completed.map((c) => c.name)).to.deep.equal(NAMES)
           expect(pending).to.deep.equal([])
-          expect(await db.migrate.currentVersion()).to.equal('20261202')
+          expect(await db.migrate.currentVersion()).to.equal('20261203')
           const rows = await historyRows(db, 'emr_vault_migrations')
           expect(rows.map((r) => [r.name, r.batch])).to.deep.equal(
             NAMES.map((n) => [n, 1]),
@@ -796,6 +802,7 @@ describe('migrations: one history for the command line, the library and the appl
       '20261202_0004_user_key_certificates',
       '20261202_0005_emergency_key_versions',
       '20261202_0006_chart_state',
+      '20261203_0007_patient_search_indexes',
     ])
   })
 

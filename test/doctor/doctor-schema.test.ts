@@ -44,7 +44,7 @@ describe('doctor: schema at the latest migration', () => {
       const line = await schemaLine(database)
       expect(line.status).to.equal('PASS')
       expect(line.detail).to.equal(
-        '9 migrations applied, none pending; latest 20261202_0006_chart_state.',
+        '10 migrations applied, none pending; latest 20261203_0007_patient_search_indexes.',
       )
     })
   })

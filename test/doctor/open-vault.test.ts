@@ -4,7 +4,7 @@ import { TEST_KDF_POLICY } from '../../src/crypto/kdf-policy.js'
 import { ConfigurationError } from '../../src/errors/index.js'
 import { openVault } from '../../src/services/open-vault.js'
 import { testDb } from '../support/test-env.js'
-import { TEST_AUDIT_KEY } from '../support/vault-fixture.js'
+import { TEST_AUDIT_KEY, TEST_SEARCH_KEY } from '../support/vault-fixture.js'
 import { rawKnex, testDatabase, withAccount, withGlobals } from './doctor-support.js'
 
 const recovery = generateUserKeyPair()
@@ -14,6 +14,7 @@ function options(db = testDb()) {
     db,
     recoveryPublicKey: recovery.publicKey,
     auditKey: TEST_AUDIT_KEY,
+    searchKey: TEST_SEARCH_KEY,
     kdfPolicy: TEST_KDF_POLICY,
   }
 }

@@ -24,9 +24,11 @@ import { findSecrets, secretsOf } from '../support/secrets.js'
 import { observerConnection, testDbConfig } from '../support/test-env.js'
 import {
   DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   RUN_RECOVERY,
   TEST_AUDIT_KEY,
+  TEST_SEARCH_KEY,
 } from '../support/vault-fixture.js'
 import { containsKey, errorSurface } from './leak-probe.js'
 
@@ -137,6 +139,7 @@ describe('block_encryption_mode: nothing is sealed under another mode, on any po
       db,
       recoveryPublicKey: RUN_RECOVERY.publicKey,
       auditKey: TEST_AUDIT_KEY,
+      searchKey: TEST_SEARCH_KEY,
       kdfPolicy: TEST_KDF_POLICY,
     })
 
@@ -218,7 +221,7 @@ describe('block_encryption_mode: nothing is sealed under another mode, on any po
       const user = await registerTestUser(vault, 'raw-knex')
       const session = await vault.login(user.username, user.password)
       const before = await own.db()('patients').count({ n: '*' })
-      const err = await rejection(session.createPatient(DEMO_DEMOGRAPHICS))
+      const err = await rejection(session.createPatient(demoDemographics()))
       const secrets = await secretsOf(own.db(), user.username, user.password)
       expectRefusal(err, mode)
       expect(
@@ -332,7 +335,7 @@ describe('block_encryption_mode: nothing is sealed under another mode, on any po
       vault = vaultOn(db)
       user = await registerTestUser(vault, 'mode-switch')
       session = await vault.login(user.username, user.password)
-      patientId = await session.createPatient(DEMO_DEMOGRAPHICS)
+      patientId = await session.createPatient(demoDemographics())
     })
 
     afterEach(async () => {

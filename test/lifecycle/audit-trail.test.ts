@@ -4,13 +4,14 @@ import { auditReport } from '../../src/services/audit.service.js'
 import { verifyAuditChain } from '../../src/services/audit-verify.js'
 import { useOwnDatabase } from '../support/own-database.js'
 import {
-  DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   TEST_AUDIT_KEY,
   testVault,
 } from '../support/vault-fixture.js'
 
 describe('audit trail of the services (who, what, which patient, outcome)', () => {
+  const demographics = demoDemographics()
   // A database of its own: the emergency set-up below seals every patient there
   // is, and the checks read the whole log and its chain.
   const own = useOwnDatabase()
@@ -29,7 +30,7 @@ describe('audit trail of the services (who, what, which patient, outcome)', () =
     const erin = await vault.login(e.username, e.password)
     const admin = await vault.login(ad.username, ad.password)
     try {
-      const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+      const patientId = await alice.createPatient(demographics)
       await alice.addRecord(patientId, {
         kind: 'note',
         occurredOn: '2026-04-01',
@@ -91,7 +92,7 @@ describe('audit trail of the services (who, what, which patient, outcome)', () =
         await db('audit_log').select('reason', 'detail', 'action'),
       )
       for (const value of [
-        ...Object.values(DEMO_DEMOGRAPHICS),
+        ...Object.values(demographics),
         'Seen in clinic',
         'Secret note text',
       ]) {

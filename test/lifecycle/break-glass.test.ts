@@ -14,6 +14,7 @@ import type { Vault } from '../../src/services/vault.js'
 import { useOwnDatabase } from '../support/own-database.js'
 import {
   DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   testVault,
 } from '../support/vault-fixture.js'
@@ -68,7 +69,7 @@ describe('break-glass', () => {
   })
 
   it('opens a patient without a grant, after a reason, and only for a limited time', async () => {
-    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const patientId = await alice.createPatient(demoDemographics())
     await alice.addRecord(patientId, {
       kind: 'allergy',
       occurredOn: '2020-01-01',
@@ -121,7 +122,7 @@ describe('break-glass', () => {
   })
 
   it('needs the emergency role, the emergency key, and a real reason', async () => {
-    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const patientId = await alice.createPatient(demoDemographics())
     await expect(
       dave.breakGlass(patientId, 'I would like to look please'),
     ).to.be.rejectedWith(AccessDeniedError, /emergency role/)
@@ -173,7 +174,7 @@ describe('break-glass', () => {
     const s = await vault.login(noKey.username, noKey.password)
     try {
       // Without the key no patient is theirs to open: an id of none looks like any other.
-      const existing = await alice.createPatient(DEMO_DEMOGRAPHICS)
+      const existing = await alice.createPatient(demoDemographics())
       const answers = []
       for (const pid of [missing, existing]) {
         const err = (await s.breakGlass(pid, reason).catch((e: unknown) => e)) as Error
@@ -224,7 +225,7 @@ describe('break-glass', () => {
   })
 
   it('an emergency key taken away opens nothing more', async () => {
-    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const patientId = await alice.createPatient(demoDemographics())
     expect(await vault.revokeEmergencyKey(admin, erin.userId)).to.equal(true)
     await expect(
       erin.breakGlass(patientId, 'Trying after the key was withdrawn'),
@@ -236,7 +237,7 @@ describe('break-glass', () => {
   })
 
   it('a break-glass grant reads but cannot grant, revoke or rotate; an expired one can be replaced by a real grant', async () => {
-    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const patientId = await alice.createPatient(demoDemographics())
     await erin.breakGlass(patientId, 'Unconscious, no registered clinician on shift')
     expect((await erin.readPatient(patientId)).fullName).to.equal(
       DEMO_DEMOGRAPHICS.fullName,

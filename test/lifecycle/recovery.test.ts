@@ -8,7 +8,7 @@ import {
 import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
 import {
-  DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   testPassword,
   testVault,
@@ -36,7 +36,7 @@ describe('recovery with the organisation recovery key', () => {
   })
 
   it('a user who forgot the password gets access back, and only to what they had', async () => {
-    const shared = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const shared = await alice.createPatient(demoDemographics())
     const notShared = await alice.createPatient({
       fullName: 'Not Shared',
       dateOfBirth: '1980-05-05',

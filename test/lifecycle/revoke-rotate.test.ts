@@ -19,6 +19,7 @@ import { secretsOf } from '../support/secrets.js'
 import { testDb } from '../support/test-env.js'
 import {
   DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   testVault,
 } from '../support/vault-fixture.js'
@@ -85,7 +86,7 @@ describe('revoke and rotate', () => {
   })
 
   it("revoke: bob's cached old key opens nothing written or re-encrypted afterwards; alice reads everything", async () => {
-    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const patientId = await alice.createPatient(demoDemographics())
     const pid = rowIdFromString(patientId, 'p')
     await alice.addRecord(patientId, {
       kind: 'note',
@@ -163,7 +164,7 @@ describe('revoke and rotate', () => {
   })
 
   it('revoking a user without a grant is NotFoundError; a user without a grant cannot revoke', async () => {
-    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const patientId = await alice.createPatient(demoDemographics())
     await expect(alice.revoke(patientId, bob.userId)).to.be.rejectedWith(NotFoundError)
     await expect(bob.revoke(patientId, alice.userId)).to.be.rejectedWith(
       AccessDeniedError,
@@ -172,7 +173,7 @@ describe('revoke and rotate', () => {
   })
 
   it('rotates a patient with 2,000 encrypted values in one transaction; every value reads back exactly', async () => {
-    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS) // 7 values
+    const patientId = await alice.createPatient(demoDemographics()) // 7 values
     const pid = rowIdFromString(patientId, 'p')
     const records = Array.from({ length: 499 }, (_, i) => ({
       kind: 'observation' as const,
@@ -202,7 +203,7 @@ describe('revoke and rotate', () => {
   })
 
   it('a tampered value stops the rotation before anything is written', async () => {
-    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const patientId = await alice.createPatient(demoDemographics())
     const pid = rowIdFromString(patientId, 'p')
     for (let i = 0; i < 3; i++)
       await alice.addRecord(patientId, {
@@ -233,7 +234,7 @@ describe('revoke and rotate', () => {
   })
 
   it('ids in any letter case make grants that open', async () => {
-    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const patientId = await alice.createPatient(demoDemographics())
     expect(
       await alice.grant(patientId.toUpperCase(), bob.userId.toUpperCase()),
     ).to.deep.equal({ created: true })
@@ -245,8 +246,8 @@ describe('revoke and rotate', () => {
 
   it("a disabled user's grant can be revoked, and a rotation does not carry it over", async () => {
     const dave = await registerTestUser(vault, 'rv-dave')
-    const first = await alice.createPatient(DEMO_DEMOGRAPHICS)
-    const second = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const first = await alice.createPatient(demoDemographics())
+    const second = await alice.createPatient(demoDemographics())
     await alice.grant(first, dave.user.id)
     await alice.grant(second, dave.user.id)
     await vault.disableUser(dave.user.id)

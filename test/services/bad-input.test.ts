@@ -11,6 +11,7 @@ import type { Vault } from '../../src/services/vault.js'
 import { testDb } from '../support/test-env.js'
 import {
   DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   testPassword,
   testVault,
@@ -45,7 +46,7 @@ describe('bad input gets a clear typed error and changes nothing', () => {
     db = testDb()
     creds = await registerTestUser(vault, 'badinput')
     session = await vault.login(creds.username, creds.password)
-    patientId = await session.createPatient(DEMO_DEMOGRAPHICS)
+    patientId = await session.createPatient(demoDemographics())
   })
   beforeEach(async () => {
     before0 = await counts(db)
@@ -191,7 +192,7 @@ describe('bad input gets a clear typed error and changes nothing', () => {
         ['reason', () => session.breakGlass(patientId, `${bad} is the reason given`)],
         ...demographics.map((f): [string, () => Promise<unknown>] => [
           f,
-          () => session.createPatient({ ...DEMO_DEMOGRAPHICS, [f]: bad } as never),
+          () => session.createPatient({ ...demoDemographics(), [f]: bad } as never),
         ]),
         ...demographics.map((f): [string, () => Promise<unknown>] => [
           f,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { expect } from '../support/chai.js'
 import {
   auditReport,
@@ -14,10 +15,11 @@ import {
 import { TEST_KDF_POLICY } from '../../src/crypto/kdf-policy.js'
 import { useOwnDatabase } from '../support/own-database.js'
 import {
-  DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   RUN_RECOVERY,
   TEST_AUDIT_KEY,
+  TEST_SEARCH_KEY,
   testPassword,
 } from '../support/vault-fixture.js'
 
@@ -112,6 +114,7 @@ describe('public results survive JSON.stringify and come back the same', () => {
       db,
       recoveryPublicKey: RUN_RECOVERY.publicKey,
       auditKey: TEST_AUDIT_KEY,
+      searchKey: TEST_SEARCH_KEY,
       kdfPolicy: TEST_KDF_POLICY,
     })
     const authority = () => ({ admin, recoveryPrivateKey: RUN_RECOVERY.privateKey })
@@ -133,7 +136,7 @@ describe('public results survive JSON.stringify and come back the same', () => {
     results.set('vault.findUser', await vault.findUser(aliceName))
     results.set('vault.listUsers', await vault.listUsers())
 
-    const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const patientId = await alice.createPatient(demoDemographics())
     results.set('session.createPatient', patientId)
     results.set('session.readPatient', await alice.readPatient(patientId))
     const recordId = await alice.addRecord(patientId, {
@@ -271,6 +274,7 @@ describe('public results survive JSON.stringify and come back the same', () => {
     const keys = deploymentKeysFromEnv({
       EMR_VAULT_AUDIT_KEY: TEST_AUDIT_KEY.toString('base64'),
       EMR_VAULT_RECOVERY_PUBLIC_KEY: pair.publicKey.toString('base64'),
+      EMR_VAULT_SEARCH_KEY: randomBytes(32).toString('base64'),
     })
     expect(
       Buffer.isBuffer(keys.auditKey) && Buffer.isBuffer(keys.recoveryPublicKey),

@@ -8,7 +8,7 @@ import type { Session } from '../../src/services/session.js'
 import { expect } from '../support/chai.js'
 import { useOwnDatabase } from '../support/own-database.js'
 import {
-  DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   testVault,
 } from '../support/vault-fixture.js'
@@ -40,8 +40,8 @@ describe('a row id that is not the patient’s: NOT_FOUND, audited as not_found'
     const { vault } = testVault({ db, tables: [vitals] })
     const a = await registerTestUser(vault, 'missing-alice')
     alice = await vault.login(a.username, a.password)
-    patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
-    otherPatient = await alice.createPatient({ ...DEMO_DEMOGRAPHICS, fullName: 'Other' })
+    patientId = await alice.createPatient(demoDemographics())
+    otherPatient = await alice.createPatient({ ...demoDemographics(), fullName: 'Other' })
     recordId = await alice.addRecord(patientId, {
       kind: 'note',
       occurredOn: '2026-01-01',

@@ -10,6 +10,7 @@ import { expect } from '../support/chai.js'
 import { useOwnDatabase } from '../support/own-database.js'
 import {
   DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   testVault,
 } from '../support/vault-fixture.js'
@@ -54,7 +55,7 @@ describe('patient ids cannot be probed: no patient is answered as no grant', () 
     carolId = (await registerTestUser(vault, 'probe-carol')).user.id
     alice = await vault.login(a.username, a.password)
     bob = await vault.login(b.username, b.password)
-    patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    patientId = await alice.createPatient(demoDemographics())
     recordId = await alice.addRecord(patientId, {
       kind: 'note',
       occurredOn: '2026-01-01',

@@ -13,6 +13,7 @@ import { expect } from '../support/chai.js'
 import { useOwnDatabase } from '../support/own-database.js'
 import {
   DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   RUN_RECOVERY,
   TEST_AUDIT_KEY,
@@ -86,7 +87,7 @@ describe('input keys are checked as own properties: a prototype-named key is ref
     creds = await registerTestUser(vault, 'proto', ['clinician', 'admin'])
     session = await vault.login(creds.username, creds.password)
     admin = session
-    patientId = await session.createPatient(DEMO_DEMOGRAPHICS)
+    patientId = await session.createPatient(demoDemographics())
     recordId = await session.addRecord(patientId, {
       kind: 'note',
       occurredOn: '2026-01-01',

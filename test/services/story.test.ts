@@ -7,7 +7,7 @@ import type { Session } from '../../src/services/session.js'
 import type { Vault } from '../../src/services/vault.js'
 import { testDb } from '../support/test-env.js'
 import {
-  DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   testPassword,
   testVault,
@@ -64,6 +64,7 @@ describe('the seed story: alice shares a chart with bob, carol is refused, bob c
   let carol: Session
   let bobLogin: { username: string; password: string; id: string }
   let patientId: string
+  const demographics = demoDemographics()
 
   before(async () => {
     ;({ vault } = testVault())
@@ -81,11 +82,11 @@ describe('the seed story: alice shares a chart with bob, carol is refused, bob c
   })
 
   it('alice creates patient P and writes a chart', async () => {
-    patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    patientId = await alice.createPatient(demographics)
     for (const record of CHART) await alice.addRecord(patientId, record)
     const chart = await alice.listRecords(patientId)
     expect(chart.map((r) => r.title)).to.deep.equal(CHART.map((r) => r.title))
-    expect(await alice.readPatient(patientId)).to.include(DEMO_DEMOGRAPHICS)
+    expect(await alice.readPatient(patientId)).to.include(demographics)
   })
 
   it('carol, who holds no grant, is refused everything about P', async () => {
@@ -127,7 +128,7 @@ describe('the seed story: alice shares a chart with bob, carol is refused, bob c
     })
     expect(await bob.readRecord(patientId, chart[1]!.id)).to.deep.equal(chart[1])
     expect(await bob.readPatient(patientId)).to.include({
-      ...DEMO_DEMOGRAPHICS,
+      ...demographics,
       id: patientId,
     })
     expect(await bob.listAccessiblePatients()).to.deep.equal([patientId])

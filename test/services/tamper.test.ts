@@ -7,6 +7,7 @@ import type { Vault } from '../../src/services/vault.js'
 import { testDb } from '../support/test-env.js'
 import {
   DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   testVault,
 } from '../support/vault-fixture.js'
@@ -58,7 +59,7 @@ describe('tampering: every altered or moved stored value is an error, never wron
     const a = await registerTestUser(vault, 'tamper')
     aliceCreds = a
     alice = await vault.login(a.username, a.password)
-    patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    patientId = await alice.createPatient(demoDemographics())
     otherPatientId = await alice.createPatient({
       fullName: 'Other Person',
       dateOfBirth: '1990-01-01',

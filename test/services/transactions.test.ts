@@ -6,6 +6,7 @@ import { observeStatements, selectRows } from '../../src/sql/prepared.js'
 import { testDb } from '../support/test-env.js'
 import {
   DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   testVault,
 } from '../support/vault-fixture.js'
@@ -127,7 +128,7 @@ describe('transactions: lost connections and lock order', () => {
     const bob = await vault.login(b!.username, b!.password)
     const carol = await vault.login(c!.username, c!.password)
     try {
-      const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+      const patientId = await alice.createPatient(demoDemographics())
       await alice.grant(patientId, bob.userId)
       // alice stops just before inserting carol's grant, her checks done; bob
       // grants carol meanwhile, then alice goes on.
@@ -164,8 +165,8 @@ describe('transactions: lost connections and lock order', () => {
     try {
       // Row ids are UUIDv7: carol's patient sorts before alice's, so bob's grant
       // of it goes into the index gap just before his grant of alice's patient.
-      const carolsPatient = await carol.createPatient(DEMO_DEMOGRAPHICS)
-      const alicesPatient = await alice.createPatient(DEMO_DEMOGRAPHICS)
+      const carolsPatient = await carol.createPatient(demoDemographics())
+      const alicesPatient = await alice.createPatient(demoDemographics())
       await alice.grant(alicesPatient, bob.userId)
       // alice's revoke of bob stops right after deleting his grant, locks held.
       const { held, release } = holdAfter('delete grant')
@@ -200,7 +201,7 @@ describe('transactions: lost connections and lock order', () => {
     const a = await registerTestUser(vault, 'tx-upd')
     const alice = await vault.login(a.username, a.password)
     try {
-      const patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
+      const patientId = await alice.createPatient(demoDemographics())
       const { held, release } = holdFirst('update patients')
       const updates: string[] = []
       const count = (e: { operation: string }) => {

@@ -12,6 +12,8 @@ import { testDb } from './test-env.js'
  * Suites that need another key build a private chain (test/audit/chain-support.ts).
  */
 export const TEST_AUDIT_KEY = randomBytes(32)
+/** The run's search key: made at test time, like every test key. */
+export const TEST_SEARCH_KEY = randomBytes(32)
 
 /**
  * The organisation's recovery key pair for this test run: made at test time,
@@ -33,6 +35,7 @@ export function testVault(overrides: Partial<VaultOptions> = {}): {
     db: testDb(),
     recoveryPublicKey: recovery.publicKey,
     auditKey: TEST_AUDIT_KEY,
+    searchKey: TEST_SEARCH_KEY,
     kdfPolicy: TEST_KDF_POLICY,
     ...overrides,
   })
@@ -65,12 +68,21 @@ export async function registerTestUser(
   return { user, username, password }
 }
 
+/**
+ * Demographics without a national id: the patients table's byNationalId index is unique, so
+ * the many test patients made from this one object cannot all carry the same id.
+ */
 export const DEMO_DEMOGRAPHICS = {
   fullName: 'Ada Lovelace-Byron',
   dateOfBirth: '1815-12-10',
   sex: 'female',
-  nationalId: 'NHS 943 476 5919',
   address: '12 St James Square, London SW1Y 4JH',
   phone: '+44 20 7946 0958',
   email: 'ada@example.org',
+}
+
+/** DEMO_DEMOGRAPHICS with a national id no other test patient has. */
+export function demoDemographics(): typeof DEMO_DEMOGRAPHICS & { nationalId: string } {
+  const digits = String(randomBytes(5).readUIntBE(0, 5)).padStart(13, '0')
+  return { ...DEMO_DEMOGRAPHICS, nationalId: `NHS ${digits}` }
 }

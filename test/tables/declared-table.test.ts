@@ -17,7 +17,7 @@ import { expectKeyedConsistently } from '../support/lifecycle-checks.js'
 import { useOwnDatabase } from '../support/own-database.js'
 import { readVectorJson } from '../support/vectors.js'
 import {
-  DEMO_DEMOGRAPHICS,
+  demoDemographics,
   registerTestUser,
   RUN_RECOVERY,
   testVault,
@@ -98,8 +98,8 @@ describe('declared tables: an application table through the repository', () => {
     const b = await registerTestUser(vault, 'dt-bob')
     alice = await vault.login(a.username, a.password)
     bob = await vault.login(b.username, b.password)
-    patientId = await alice.createPatient(DEMO_DEMOGRAPHICS)
-    otherPatient = await alice.createPatient({ ...DEMO_DEMOGRAPHICS, fullName: 'Other' })
+    patientId = await alice.createPatient(demoDemographics())
+    otherPatient = await alice.createPatient({ ...demoDemographics(), fullName: 'Other' })
   })
 
   after(() => {
@@ -187,7 +187,7 @@ describe('declared tables: an application table through the repository', () => {
 
   it('list filters and orders on plain fields and pages by keyset', async () => {
     const meds = alice.table(medications)
-    const pid = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const pid = await alice.createPatient(demoDemographics())
     const ids: string[] = []
     for (let i = 0; i < 7; i++) {
       ids.push(
@@ -235,7 +235,7 @@ describe('declared tables: an application table through the repository', () => {
 
   it("an application's own query on plain columns, then open() for the encrypted ones", async () => {
     const meds = alice.table(medications)
-    const pid = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const pid = await alice.createPatient(demoDemographics())
     const a = await meds.insert(pid, { ...ASPIRIN, drug: 'A', priority: 9 })
     const b = await meds.insert(pid, { ...ASPIRIN, drug: 'B', priority: 9 })
     const found = await own
@@ -335,7 +335,7 @@ describe('declared tables: an application table through the repository', () => {
   it('grant, revoke, rotate and rotate-all cover the app table: no value stays under a retired key version', async function () {
     this.timeout(120_000)
     const meds = alice.table(medications)
-    const pid = await alice.createPatient(DEMO_DEMOGRAPHICS)
+    const pid = await alice.createPatient(demoDemographics())
     const columns = medications.encryptedFields.map((f) => f.column)
     const full = {
       ...ASPIRIN,

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { migrateLatest } from '../../src/db/migrate.js'
 import type { Knex } from 'knex'
 import mysql from 'mysql2/promise'
@@ -86,6 +87,7 @@ export interface BenchDb {
   readonly config: DbConfig
   readonly recovery: { publicKey: Buffer; privateKey: Buffer }
   readonly auditKey: Buffer
+  readonly searchKey: Buffer
 }
 
 /**
@@ -96,6 +98,8 @@ export interface BenchDb {
  */
 export class BenchDatabase {
   #current: Knex | undefined
+  /** The run's search key: the bench never searches under another. */
+  readonly searchKey = randomBytes(32)
 
   constructor(
     readonly config: DbConfig,
@@ -125,6 +129,7 @@ export class BenchDatabase {
       db,
       recoveryPublicKey: this.recovery.publicKey,
       auditKey: this.auditKey,
+      searchKey: this.searchKey,
       kdfPolicy: TEST_KDF_POLICY,
     })
     return {
@@ -133,6 +138,7 @@ export class BenchDatabase {
       config: this.config,
       recovery: this.recovery,
       auditKey: this.auditKey,
+      searchKey: this.searchKey,
     }
   }
 

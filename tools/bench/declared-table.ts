@@ -205,6 +205,7 @@ export const declaredTableScenario: Scenario = async ({ opts, bench, log }) => {
     db: b0.db,
     recoveryPublicKey: b0.recovery.publicKey,
     auditKey: b0.auditKey,
+    searchKey: b0.searchKey,
     kdfPolicy: TEST_KDF_POLICY,
     tables: [decl],
   })

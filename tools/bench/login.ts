@@ -29,6 +29,7 @@ export const loginScenario: Scenario = async ({ opts, bench, log }) => {
     db: b.db,
     recoveryPublicKey: b.recovery.publicKey,
     auditKey: b.auditKey,
+    searchKey: b.searchKey,
     kdfPolicy: KDF_POLICY,
   })
   const username = 'bench-login'

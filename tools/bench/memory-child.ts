@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 /**
  * One export in its own process, for the memory scenario (memory.ts forks it,
  * once per size and kind, and reads the peak RSS it reports). It streams to a
@@ -172,6 +173,8 @@ async function run(req: ExportRequest): Promise<ExportResult> {
       db,
       recoveryPublicKey: Buffer.from(req.recoveryPublicKey, 'base64'),
       auditKey: Buffer.from(req.auditKey, 'base64'),
+      // The child reads and exports only: no row is indexed under this key.
+      searchKey: randomBytes(32),
       kdfPolicy: TEST_KDF_POLICY,
     })
     // The audit report needs no session (the caller is an auditor with the pool).

@@ -38,6 +38,7 @@ async function main(database) {
       db,
       recoveryPublicKey: generateRecoveryKeyPair().publicKey,
       auditKey,
+      searchKey: randomBytes(32),
       kdfPolicy: TEST_KDF_POLICY,
     })
     const password = () => `pw-${randomBytes(12).toString('base64url')}`

@@ -39,6 +39,7 @@ try {
     db,
     recoveryPublicKey: generateRecoveryKeyPair().publicKey,
     auditKey,
+    searchKey: randomBytes(32),
     kdfPolicy: TEST_KDF_POLICY,
   })
   const password = () => `pw-${randomBytes(12).toString('base64url')}`

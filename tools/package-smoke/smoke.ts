@@ -44,6 +44,7 @@ async function main(database: string): Promise<void> {
       db,
       recoveryPublicKey: generateRecoveryKeyPair().publicKey,
       auditKey,
+      searchKey: randomBytes(32),
       kdfPolicy: TEST_KDF_POLICY,
     })
     const alice: UserSummary = await vault.registerUser({

@@ -49,6 +49,7 @@ async function setUp(): Promise<Setup> {
     // the same keys from its configuration at every start.
     keys: {
       auditKey: randomBytes(32),
+      searchKey: randomBytes(32),
       recoveryPublicKey: generateRecoveryKeyPair().publicKey,
     },
     kdfPolicy: TEST_KDF_POLICY,

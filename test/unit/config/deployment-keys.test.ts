@@ -8,22 +8,28 @@ import { deploymentKeysFromEnv as publicReader } from '../../../src/index.js'
 
 const AUDIT = 'EMR_VAULT_AUDIT_KEY'
 const RECOVERY = 'EMR_VAULT_RECOVERY_PUBLIC_KEY'
+const SEARCH = 'EMR_VAULT_SEARCH_KEY'
+const PREVIOUS_SEARCH = 'EMR_VAULT_PREVIOUS_SEARCH_KEY'
 
 /** A good environment: a fresh audit key and a real recovery public key. */
 function goodEnv(): {
   env: NodeJS.ProcessEnv
   auditKey: Buffer
   recoveryPublicKey: Buffer
+  searchKey: Buffer
 } {
   const auditKey = randomBytes(32)
+  const searchKey = randomBytes(32)
   const { publicKey: recoveryPublicKey } = generateUserKeyPair()
   return {
     env: {
       [AUDIT]: auditKey.toString('base64'),
       [RECOVERY]: recoveryPublicKey.toString('base64'),
+      [SEARCH]: searchKey.toString('base64'),
     },
     auditKey,
     recoveryPublicKey,
+    searchKey,
   }
 }
 
@@ -62,12 +68,23 @@ function expectRefused(variable: string, value: string | undefined, why: string)
 }
 
 describe('deploymentKeysFromEnv', () => {
-  it('returns both keys, decoded, ready for createVault', () => {
-    const { env, auditKey, recoveryPublicKey } = goodEnv()
+  it('returns the keys, decoded, ready for createVault; the previous search key only when set', () => {
+    const { env, auditKey, recoveryPublicKey, searchKey } = goodEnv()
     const keys = deploymentKeysFromEnv(env)
-    expect(Object.keys(keys).sort()).to.deep.equal(['auditKey', 'recoveryPublicKey'])
+    expect(Object.keys(keys).sort()).to.deep.equal([
+      'auditKey',
+      'recoveryPublicKey',
+      'searchKey',
+    ])
     expect(keys.auditKey.equals(auditKey)).to.equal(true)
     expect(keys.recoveryPublicKey.equals(recoveryPublicKey)).to.equal(true)
+    expect(keys.searchKey.equals(searchKey)).to.equal(true)
+    const previous = randomBytes(32)
+    const rotating = deploymentKeysFromEnv({
+      ...env,
+      [PREVIOUS_SEARCH]: previous.toString('base64'),
+    })
+    expect(rotating.previousSearchKey?.equals(previous)).to.equal(true)
     expect(publicReader).to.equal(deploymentKeysFromEnv)
   })
 
@@ -86,7 +103,7 @@ describe('deploymentKeysFromEnv', () => {
   })
 
   it('a missing or empty variable names itself', () => {
-    for (const variable of [AUDIT, RECOVERY]) {
+    for (const variable of [AUDIT, RECOVERY, SEARCH]) {
       expectRefused(variable, undefined, `${variable} missing`)
       expectRefused(variable, '', `${variable} empty`)
       const { env } = goodEnv()
@@ -128,7 +145,7 @@ describe('deploymentKeysFromEnv', () => {
       [`${b64.slice(0, 10)}*${b64.slice(11)}`, 'a character outside the alphabet'],
       [`"${b64}"`, 'quotes'],
     ]
-    for (const variable of [AUDIT, RECOVERY]) {
+    for (const variable of [AUDIT, RECOVERY, SEARCH, PREVIOUS_SEARCH]) {
       for (const [value, why] of bad)
         expectRefused(variable, value, `${variable}: ${why}`)
     }
@@ -136,6 +153,7 @@ describe('deploymentKeysFromEnv', () => {
 
   it('refuses an all-zero audit key and a low-order recovery public key', () => {
     expectRefused(AUDIT, Buffer.alloc(32).toString('base64'), 'all-zero audit key')
+    expectRefused(SEARCH, Buffer.alloc(32).toString('base64'), 'all-zero search key')
     for (const lowOrder of [
       '0000000000000000000000000000000000000000000000000000000000000000',
       '0100000000000000000000000000000000000000000000000000000000000000',

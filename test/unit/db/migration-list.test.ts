@@ -19,7 +19,7 @@ describe('migration list', () => {
       .sort()
       .map((f) => f.replace(/\.ts$/, ''))
     expect(MIGRATIONS.map((m) => m.name)).to.deep.equal(files)
-    expect(files).to.have.length(9)
+    expect(files).to.have.length(10)
     for (const { name, migration } of MIGRATIONS) {
       expect(name).to.match(/^\d{8}_\d{4}_[a-z0-9_]+$/)
       expect(migration.up, name).to.be.a('function')

@@ -59,6 +59,7 @@ describe('Session facade and its unlocked user', () => {
       db,
       recoveryPublicKey: randomBytes(32),
       auditKey: randomBytes(32),
+      searchKey: randomBytes(32),
     })
     const fake = { userId: 'x' } as unknown as Session
     await expect(vault.disableUser('x', fake))
