@@ -37,6 +37,18 @@ export {
 export type { EncryptedColumn, PlainColumn, ValueOf } from './schema/column.js'
 export { encrypted, type TextPattern } from './schema/encrypted-columns.js'
 export { plain } from './schema/plain-columns.js'
+// Search indexes in a declaration, and what a search returns (docs/search.md).
+export { normalise, type Normaliser } from './schema/normalisers.js'
+export {
+  searchIndex,
+  type CoarseIndexSpec,
+  type ExactIndexSpec,
+  type IndexFields,
+  type IndexSpec,
+} from './schema/search-indexes.js'
+export type { IndexEstimate } from './schema/index-planner.js'
+export type { SearchOptions, SearchResult } from './services/search.service.js'
+export type { SearchLimits } from './services/search-limits.js'
 export type {
   ListRowsOptions,
   RowPage,
@@ -140,6 +152,7 @@ export {
   MigrationError,
   type MigrationProblem,
   NotFoundError,
+  RateLimitError,
   ValidationError,
   VaultError,
   type VaultErrorCode,

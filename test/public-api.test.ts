@@ -15,6 +15,7 @@ describe('public API (src/index.ts)', () => {
       'LegacyKeyError',
       'MigrationError',
       'NotFoundError',
+      'RateLimitError',
       'ValidationError',
       'VaultError',
       'addEncryptedColumns',
@@ -35,9 +36,11 @@ describe('public API (src/index.ts)', () => {
       'migrateRollback',
       'migrationStatus',
       'mysqlAesEcbDecrypt',
+      'normalise',
       'openVault',
       'plain',
       'runDoctor',
+      'searchIndex',
       'verifyAuditChain',
       'verifyPatientChart',
       'worstStatus',
@@ -65,6 +68,21 @@ describe('public API (src/index.ts)', () => {
     ])
   })
 
+  it('exports exactly these search index factories and normalisers', () => {
+    expect(Object.keys(api.searchIndex)).to.deep.equal(['exact', 'coarse'])
+    expect(Object.keys(api.normalise)).to.deep.equal([
+      'nfkc',
+      'casefold',
+      'whitespace',
+      'lettersAndDigits',
+      'digits',
+      'lastWord',
+      'year',
+      'phonetic',
+      'prefix',
+    ])
+  })
+
   it('gives every error a stable code', () => {
     const codes = [
       new api.ValidationError('f', 'is bad').code,
@@ -75,6 +93,7 @@ describe('public API (src/index.ts)', () => {
       new api.ConfigurationError('bad').code,
       new api.MigrationError('locked', 'held').code,
       new api.LegacyKeyError('t', 'c', 'row', 'patient').code,
+      new api.RateLimitError('too many', 1000).code,
     ]
     expect(codes).to.deep.equal([
       'VALIDATION',
@@ -85,6 +104,7 @@ describe('public API (src/index.ts)', () => {
       'CONFIGURATION',
       'CONFIGURATION',
       'INTEGRITY',
+      'RATE_LIMITED',
     ])
     // A wrong legacy key is an integrity failure: caught as one, told apart by class.
     expect(new api.LegacyKeyError('t', 'c', 'row', 'patient')).to.be.instanceOf(

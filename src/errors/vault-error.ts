@@ -10,6 +10,7 @@ export type VaultErrorCode =
   | 'INTEGRITY'
   | 'CONFIGURATION'
   | 'DATABASE'
+  | 'RATE_LIMITED'
 
 /**
  * Base of every error emr-vault throws on purpose.

@@ -14,6 +14,8 @@ import type { Knex } from 'knex'
  *
  * And an index of the audit log by actor, action and time: the per-user search
  * rate limit counts one user's searches of the last minute, on every instance.
+ * And the `registrar` role, for the desks that may learn which patients outside
+ * their grants a national id belongs to.
  */
 const EXACT = ['bidx_by_national_id', 'bidx_by_name'] as const
 const COARSE = ['bidx_by_birth_and_initial', 'bidx_by_surname_sound_and_year'] as const
@@ -29,9 +31,16 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('audit_log', (t) => {
     t.index(['actor_user_id', 'action', 'occurred_at'], 'audit_log_by_actor_action_time')
   })
+  await knex.raw(
+    "ALTER TABLE users MODIFY roles SET('clinician','admin','emergency','registrar') NOT NULL",
+  )
 }
 
 export async function down(knex: Knex): Promise<void> {
+  // Refused (strict mode) while a user holds the role: take it away first.
+  await knex.raw(
+    "ALTER TABLE users MODIFY roles SET('clinician','admin','emergency') NOT NULL",
+  )
   await knex.schema.alterTable('audit_log', (t) => {
     t.dropIndex(
       ['actor_user_id', 'action', 'occurred_at'],

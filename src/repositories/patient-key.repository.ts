@@ -112,6 +112,25 @@ export async function findCurrentGrant(
   return rows[0]
 }
 
+/**
+ * The user's current grants among `patientIds` (a search's candidates): one
+ * statement for them all, checked as findCurrentGrant checks one.
+ */
+export async function findCurrentGrants(
+  db: Executor,
+  patientIds: readonly Buffer[],
+  userId: Buffer,
+): Promise<PatientKeyGrantRow[]> {
+  if (patientIds.length === 0) return []
+  const query = currentGrants(db)
+    .join('users as u', 'u.id', 'g.user_id')
+    .whereNull('u.disabled_at')
+    .select('g.*')
+    .where('g.user_id', userId)
+    .whereIn('g.patient_id', [...patientIds])
+  return selectRows<PatientKeyGrantRow>(db, query, 'find grants')
+}
+
 /** Everyone holding a grant for the patient's current key version. */
 export async function listGrantees(
   db: Executor,

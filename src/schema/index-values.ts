@@ -40,7 +40,7 @@ function textOf(value: unknown): string | undefined {
 }
 
 /** The normalised parts of `values` for `index`; undefined if one is absent or normalises to nothing. */
-function partsOf(
+export function partsOf(
   index: DeclaredIndex,
   values: Readonly<Record<string, unknown>>,
 ): string[] | undefined {

@@ -56,6 +56,7 @@ export const AUDIT_ACTIONS = [
   'convert.drop',
   'chart.read',
   'chart.baseline',
+  'search',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 

@@ -1,5 +1,10 @@
 import type { Knex } from 'knex'
-import { AccessDeniedError, IntegrityError, NotFoundError } from '../errors/index.js'
+import {
+  AccessDeniedError,
+  IntegrityError,
+  NotFoundError,
+  RateLimitError,
+} from '../errors/index.js'
 import { appendAudit, type AuditEvent } from './audit.service.js'
 import { inTransaction } from './transaction.js'
 import type { VaultContext } from './vault-context.js'
@@ -13,7 +18,8 @@ export type AuditedAct = Omit<AuditEvent, 'outcome'>
  * `describe` may add facts known only at the end (e.g. `v1->v2`).
  * A refused act (AccessDeniedError: outcome `denied`), an integrity failure or
  * an act on something that is not there (NotFoundError: outcome `failure`, the
- * detail `integrity` or `not_found`) is recorded in a transaction of its own,
+ * detail `integrity` or `not_found`), or one over its rate limit
+ * (RateLimitError: outcome `denied`, detail `rate_limited`) is recorded in a transaction of its own,
  * since the act's transaction rolls back; if even that fails, the original
  * error is what the caller sees. So an act whose row is missing leaves one row
  * that says so, never a success row: `work` throws its NotFoundError inside.
@@ -38,9 +44,13 @@ export async function auditedTransaction<T>(
     if (
       err instanceof AccessDeniedError ||
       err instanceof IntegrityError ||
-      err instanceof NotFoundError
+      err instanceof NotFoundError ||
+      err instanceof RateLimitError
     ) {
-      const outcome = err instanceof AccessDeniedError ? 'denied' : 'failure'
+      const outcome =
+        err instanceof AccessDeniedError || err instanceof RateLimitError
+          ? 'denied'
+          : 'failure'
       await inTransaction(ctx.db, (trx) =>
         appendAudit(trx, ctx.auditKey, {
           ...act,

@@ -3,8 +3,9 @@ import type { RECORD_KINDS } from '../schema/chart-tables.js'
 export type RecordKind = (typeof RECORD_KINDS)[number]
 
 /** Roles a user can hold; `emergency` allows break-glass, `admin` user administration. */
-export type Role = 'clinician' | 'admin' | 'emergency'
-export const ROLES: readonly Role[] = ['clinician', 'admin', 'emergency']
+/** `registrar`: a registration desk, told which patients outside its grants a search's exact index matched (docs/search.md). */
+export type Role = 'clinician' | 'admin' | 'emergency' | 'registrar'
+export const ROLES: readonly Role[] = ['clinician', 'admin', 'emergency', 'registrar']
 
 export interface UserSummary {
   readonly id: string

@@ -92,8 +92,15 @@ export async function patientFieldKeys(
   patientId: Buffer,
   forShare = false,
 ): Promise<SqlFieldKeys> {
-  const grant = await requireGrant(db, session, patientId, forShare)
-  const id = rowIdToString(patientId)
+  return fieldKeysOfGrant(session, await requireGrant(db, session, patientId, forShare))
+}
+
+/** The field subkeys a current grant opens: from the session cache, or by opening it. */
+export async function fieldKeysOfGrant(
+  session: UnlockedUser,
+  grant: PatientKeyGrantRow,
+): Promise<SqlFieldKeys> {
+  const id = rowIdToString(grant.patient_id)
   const cached = session.keyCache.get(id, grant.key_version)
   if (cached) return cached
   const patientKey = await openGrant(session, grant)

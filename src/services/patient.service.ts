@@ -23,6 +23,7 @@ import { indexesOfNewRow, uniqueIndexError } from './row-indexes.js'
 import type { Demographics, Patient } from './domain.js'
 import { fieldKeysFor, patientFieldKeys } from './patient-access.js'
 import type { UnlockedUser } from './unlocked-user.js'
+import { searchRows, type SearchOptions, type SearchResult } from './search.service.js'
 import { recoveryRecipientId, type VaultContext } from './vault-context.js'
 
 const FIRST_KEY_VERSION = 1
@@ -181,4 +182,24 @@ export async function updatePatient(
       throw new NotFoundError('patient', patientId)
     }
   })
+}
+
+/** Patients by a search index of the patients table (search.service.ts). */
+export function searchPatients(
+  ctx: VaultContext,
+  session: UnlockedUser,
+  index: string,
+  query: unknown,
+  options: SearchOptions,
+): Promise<SearchResult<Patient>> {
+  return searchRows(
+    ctx,
+    session,
+    PATIENTS,
+    index,
+    query,
+    options,
+    (row) => patientOf(row, rowIdToString(row['id'] as Buffer)),
+    ['current_key_version'],
+  )
 }

@@ -14,6 +14,7 @@ import type {
 import * as grants from './grant.service.js'
 import * as patients from './patient.service.js'
 import * as rotation from './rotation.service.js'
+import type { SearchOptions, SearchResult } from './search.service.js'
 import { TableRepository } from './table-repository.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import type { RotationResult } from './rotation.service.js'
@@ -82,6 +83,20 @@ export class Session {
 
   createPatient(demographics: Demographics): Promise<string> {
     return patients.createPatient(this.#ctx, this.#user, demographics)
+  }
+
+  /**
+   * Finds patients by one of the patients table's search indexes
+   * (docs/search.md): `searchPatients('byNationalId', { nationalId })`. Returns
+   * the matching patients the session holds a grant for, and how many other
+   * patients the index found (their ids only for a registrar, exact index).
+   */
+  searchPatients(
+    index: string,
+    query: Partial<Demographics>,
+    options: SearchOptions = {},
+  ): Promise<SearchResult<Patient>> {
+    return patients.searchPatients(this.#ctx, this.#user, index, query, options)
   }
 
   readPatient(patientId: string): Promise<Patient> {

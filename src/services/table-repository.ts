@@ -7,6 +7,7 @@ import type {
   TableDeclaration,
 } from '../schema/define-table.js'
 import * as rows from './declared-rows.service.js'
+import { searchRows, type SearchOptions, type SearchResult } from './search.service.js'
 import type { ListOptions } from './list-options.js'
 import type { UnlockedUser } from './unlocked-user.js'
 import type { VaultContext } from './vault-context.js'
@@ -47,6 +48,21 @@ export class TableRepository<D extends TableDeclaration> {
   /** Inserts a row for the patient; returns its id (a UUIDv7 made here). */
   insert(patientId: string, row: NewRowOf<D>): Promise<string> {
     return rows.insertRow(this.#ctx, this.#user, this.#decl, patientId, row)
+  }
+
+  /**
+   * Rows of any patient by one of the table's search indexes (docs/search.md):
+   * those of patients the session holds a grant for, opened and checked, and
+   * how many other patients the index found.
+   */
+  search(
+    index: string,
+    query: Partial<NewRowOf<D>>,
+    options: SearchOptions = {},
+  ): Promise<SearchResult<RowOf<D>>> {
+    return searchRows(this.#ctx, this.#user, this.#decl, index, query, options, (row) =>
+      rows.decodeDeclaredRow(this.#decl, row),
+    )
   }
 
   /** One row of the patient; NOT_FOUND if it is not theirs. */

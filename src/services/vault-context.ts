@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import type { KdfPolicy } from '../crypto/kdf-policy.js'
 import type { TableDeclaration } from '../schema/define-table.js'
+import type { SearchLimits } from './search-limits.js'
 
 /** What every service needs; built once by createVault(). */
 export interface VaultContext {
@@ -20,6 +21,8 @@ export interface VaultContext {
    * while a rotation runs (services/search-keys.ts).
    */
   readonly searchKeys: readonly Buffer[]
+  /** How many searches a session and a user may run per window. */
+  readonly searchLimits: SearchLimits
   /** Parameters for new and changed passwords. */
   readonly kdfPolicy: KdfPolicy
   /** How long a session keeps an unwrapped patient key. */

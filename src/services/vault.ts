@@ -30,6 +30,7 @@ import { Session, unlockedUserOf } from './session.js'
 import * as certification from './user-certification.service.js'
 import * as users from './user.service.js'
 import type { VaultContext } from './vault-context.js'
+import { searchLimitsOf, type SearchLimits } from './search-limits.js'
 
 export interface VaultOptions {
   /**
@@ -57,6 +58,8 @@ export interface VaultOptions {
    * `searchKey`, searches look under both, so they keep finding every row.
    */
   readonly previousSearchKey?: Buffer
+  /** Searches allowed per session and per user in a window (docs/search.md); 30 and 60 a minute by default. */
+  readonly searchLimits?: Partial<SearchLimits>
   /** Password KDF parameters for new and changed passwords; KDF_POLICY by default. */
   readonly kdfPolicy?: KdfPolicy
   /** How long a session keeps an unwrapped patient key; 5 minutes by default. */
@@ -210,6 +213,7 @@ export function createVault(options: VaultOptions): Vault {
     searchKeys: [options.searchKey, options.previousSearchKey]
       .filter((k) => k !== undefined)
       .map((k) => Buffer.alloc(k.length, k)),
+    searchLimits: searchLimitsOf(options.searchLimits),
     kdfPolicy: options.kdfPolicy ?? KDF_POLICY,
     keyCacheTtlMs: options.keyCacheTtlMs ?? 5 * 60_000,
     sessionIdleMs: options.sessionIdleMs ?? 15 * 60_000,

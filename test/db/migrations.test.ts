@@ -194,6 +194,7 @@ const CHANGED_SINCE = [
   /^emergency_key\.(id|version) /,
   /^(emergency_key_holders|patient_key_emergency_seals)\.emergency_key_version /,
   /^patients\.bidx_/,
+  /^users\.roles /,
 ]
 
 /** The columns of the tables an earlier version's migrations made, as it made them. */

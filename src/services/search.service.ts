@@ -1,0 +1,205 @@
+import { rowIdFromString, rowIdToString } from '../db/row-id.js'
+import { AccessDeniedError, ValidationError } from '../errors/index.js'
+import { findCurrentGrants } from '../repositories/patient-key.repository.js'
+import { selectDeclaredRows } from '../repositories/declared-rows.repository.js'
+import { findCandidateRows } from '../repositories/search.repository.js'
+import { findUserById } from '../repositories/user.repository.js'
+import type { TableDeclaration } from '../schema/define-table.js'
+import { partsOf, searchValueOf } from '../schema/index-values.js'
+import type { OpenedRow } from '../schema/row-codec.js'
+import type { DeclaredIndex } from '../schema/search-indexes.js'
+import { appendAudit, type AuditAction } from './audit.service.js'
+import { auditedTransaction } from './audited.js'
+import { fieldKeysOfGrant } from './patient-access.js'
+import { requireFields } from './require-object.js'
+import { takeSearchAllowance } from './search-allowance.js'
+import { indexKeysOf } from './search-keys.js'
+import type { UnlockedUser } from './unlocked-user.js'
+import type { VaultContext } from './vault-context.js'
+
+/**
+ * Finding rows by a search index, in two stages (docs/search.md):
+ *
+ * 1. the index: the rows whose index column holds the searched value's (under
+ *    the current search key, and the previous one during a rotation);
+ * 2. the grants: of those, the rows of patients the session holds a grant for
+ *    are opened and their values compared with the search, normalised; the
+ *    others are dropped (a coarse index's collisions, or an index value a
+ *    database writer copied from another row).
+ *
+ * Rows of patients outside the session's grants are never opened: the answer
+ * counts their patients, and names them only to a `registrar` and only for an
+ * exact index, whose matches are the value (up to its normalisers) rather than
+ * candidates. Every search is one audit row (`search`: the table, the index and
+ * the counts, never the searched value), plus a read row for each patient
+ * whose rows it returns; and counts against the session's and the user's limit.
+ */
+
+export interface SearchOptions {
+  /**
+   * Refuse a coarse index: for a caller that relies on `elsewhere.patients`
+   * counting true matches (an exact index), not candidates.
+   */
+  readonly exactOnly?: boolean
+}
+
+export interface SearchResult<Row> {
+  readonly index: string
+  readonly kind: 'exact' | 'coarse'
+  /** The matching rows of patients the session holds a grant for, opened and checked. */
+  readonly rows: Row[]
+  /** Patients outside the session's grants with a row the index found. */
+  readonly elsewhere: {
+    /** How many: for an exact index, patients that match; for a coarse one, patients that may. */
+    readonly patients: number
+    /** Their ids, for a `registrar` searching an exact index; otherwise null. */
+    readonly patientIds: string[] | null
+  }
+}
+
+/** Beyond this many rows, stage one is refused: the search is too broad to be a lookup. */
+export const MAX_SEARCH_CANDIDATES = 1000
+
+function indexNamed(decl: TableDeclaration, name: unknown): DeclaredIndex {
+  const index = decl.indexes.find((i) => i.name === name)
+  if (typeof name !== 'string' || !index) {
+    const names = decl.indexes.map((i) => i.name).join(', ')
+    throw new ValidationError(
+      'index',
+      `must be a search index of table ${decl.name}` +
+        (names ? ` (${names})` : ', which declares none'),
+    )
+  }
+  return index
+}
+
+/** The query's own values, each a field of the index; another field is refused by name. */
+function queryValues(index: DeclaredIndex, query: unknown): Record<string, unknown> {
+  return requireFields(
+    query,
+    'query',
+    index.fields.map((f) => f.name),
+    `is not a field of index ${index.name} (${index.fields.map((f) => f.name).join(', ')})`,
+  )
+}
+
+function sameParts(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  return a !== undefined && a.length === b.length && a.every((part, i) => part === b[i])
+}
+
+/**
+ * Searches `decl` by its index `indexName` for `query` (the index's fields).
+ * `toRow` turns an opened row into what the caller gets (a Patient, a row of
+ * the declared table); `extraColumns` are read with it.
+ */
+export async function searchRows<Row>(
+  ctx: VaultContext,
+  user: UnlockedUser,
+  decl: TableDeclaration,
+  indexName: string,
+  query: unknown,
+  options: SearchOptions,
+  toRow: (row: OpenedRow) => Row,
+  extraColumns: readonly string[] = [],
+): Promise<SearchResult<Row>> {
+  const index = indexNamed(decl, indexName)
+  const { exactOnly } = requireFields<SearchOptions>(options, 'options', ['exactOnly'])
+  if (exactOnly !== undefined && typeof exactOnly !== 'boolean') {
+    throw new ValidationError('options.exactOnly', 'must be a boolean')
+  }
+  if (exactOnly && index.kind !== 'exact') {
+    throw new ValidationError(
+      'index',
+      `${index.name} is a coarse index: its matches are candidates, not an exact lookup`,
+    )
+  }
+  const values = queryValues(index, query)
+  const lookups = indexKeysOf(ctx, decl).map((keys) =>
+    searchValueOf(index, keys.get(index.name)!, values),
+  )
+  const wanted = partsOf(index, values)!
+  user.privateKey() // an open, unexpired session, before anything is counted
+  const at = `${decl.name}.${index.name}`
+  let dropped = 0
+  return auditedTransaction(
+    ctx,
+    { actorUserId: user.userIdBytes, action: 'search', detail: at },
+    async (trx) => {
+      const me = await findUserById(trx, user.userIdBytes)
+      if (!me || me.disabled_at !== null) {
+        throw new AccessDeniedError('search needs an enabled user')
+      }
+      await takeSearchAllowance(trx, ctx, user)
+      const candidates = await findCandidateRows(
+        trx,
+        decl,
+        index,
+        lookups,
+        MAX_SEARCH_CANDIDATES + 1,
+      )
+      if (candidates.length > MAX_SEARCH_CANDIDATES) {
+        throw new ValidationError(
+          'query',
+          `matches more than ${MAX_SEARCH_CANDIDATES} rows of ${decl.name} by ${index.name}: give a narrower search`,
+        )
+      }
+      const byPatient = new Map<string, Buffer[]>()
+      for (const c of candidates) {
+        const pid = rowIdToString(c.patient_id)
+        byPatient.set(pid, [...(byPatient.get(pid) ?? []), c.id])
+      }
+      const grants = await findCurrentGrants(
+        trx,
+        [...byPatient.keys()].map((id) => rowIdFromString(id, 'patientId')),
+        user.userIdBytes,
+      )
+      grants.sort((a, b) => Buffer.compare(a.patient_id, b.patient_id))
+      const rows: Row[] = []
+      const read: Buffer[] = []
+      for (const grant of grants) {
+        const ids = byPatient.get(rowIdToString(grant.patient_id))!
+        byPatient.delete(rowIdToString(grant.patient_id))
+        const keys = await fieldKeysOfGrant(user, grant)
+        const opened = await selectDeclaredRows(
+          trx,
+          decl,
+          grant.patient_id,
+          keys,
+          { ids },
+          extraColumns,
+        )
+        const before = rows.length
+        for (const row of opened) {
+          const decoded = toRow(row)
+          if (sameParts(partsOf(index, decoded as Record<string, unknown>), wanted)) {
+            rows.push(decoded)
+          } else dropped++
+        }
+        if (rows.length > before) read.push(grant.patient_id)
+      }
+      for (const patientId of read) {
+        await appendAudit(trx, ctx.auditKey, {
+          actorUserId: user.userIdBytes,
+          action: decl.auditActions.read as AuditAction,
+          patientId,
+          outcome: 'success',
+          detail: `${decl.name} via search ${index.name}`,
+        })
+      }
+      const outside = [...byPatient.keys()]
+      const registrar = me.roles.split(',').includes('registrar')
+      return {
+        index: index.name,
+        kind: index.kind,
+        rows,
+        elsewhere: {
+          patients: outside.length,
+          patientIds: registrar && index.kind === 'exact' ? outside.sort() : null,
+        },
+      }
+    },
+    (result) => ({
+      detail: `${at}: ${result.rows.length} found, ${dropped} dropped, ${result.elsewhere.patients} patients elsewhere`,
+    }),
+  )
+}
