@@ -50,6 +50,11 @@ export type { IndexEstimate } from './schema/index-planner.js'
 export type { SearchOptions, SearchResult } from './services/search.service.js'
 export type { SearchLimits } from './services/search-limits.js'
 export type {
+  ReindexOptions,
+  ReindexProgress,
+  ReindexResult,
+} from './services/search-reindex.service.js'
+export type {
   ListRowsOptions,
   RowPage,
   TableRepository,

@@ -14,6 +14,9 @@ import type { Knex } from 'knex'
  *
  * And an index of the audit log by actor, action and time: the per-user search
  * rate limit counts one user's searches of the last minute, on every instance.
+ * And `emr_vault_search_index_runs`: how far the rebuild of every index under
+ * one search key has gone (a fingerprint of the key, never the key), so that a
+ * stopped rebuild resumes at the next patient.
  * And the `registrar` role, for the desks that may learn which patients outside
  * their grants a national id belongs to.
  */
@@ -34,9 +37,18 @@ export async function up(knex: Knex): Promise<void> {
   await knex.raw(
     "ALTER TABLE users MODIFY roles SET('clinician','admin','emergency','registrar') NOT NULL",
   )
+  await knex.schema.createTable('emr_vault_search_index_runs', (t) => {
+    t.specificType('key_fingerprint', 'BINARY(32)').primary()
+    // The last patient whose rows were indexed; NULL before the first.
+    t.specificType('last_patient_id', 'BINARY(16)').nullable()
+    t.integer('patients').unsigned().notNullable().defaultTo(0)
+    t.specificType('started_at', 'DATETIME(3)').notNullable()
+    t.specificType('finished_at', 'DATETIME(3)').nullable()
+  })
 }
 
 export async function down(knex: Knex): Promise<void> {
+  await knex.schema.dropTable('emr_vault_search_index_runs')
   // Refused (strict mode) while a user holds the role: take it away first.
   await knex.raw(
     "ALTER TABLE users MODIFY roles SET('clinician','admin','emergency') NOT NULL",

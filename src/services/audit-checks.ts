@@ -57,6 +57,7 @@ export const AUDIT_ACTIONS = [
   'chart.read',
   'chart.baseline',
   'search',
+  'search.reindex',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]
 

@@ -31,6 +31,8 @@ import * as certification from './user-certification.service.js'
 import * as users from './user.service.js'
 import type { VaultContext } from './vault-context.js'
 import { searchLimitsOf, type SearchLimits } from './search-limits.js'
+import * as reindex from './search-reindex.service.js'
+import type { ReindexOptions, ReindexResult } from './search-reindex.service.js'
 
 export interface VaultOptions {
   /**
@@ -184,6 +186,15 @@ export interface Vault {
     table: TableDeclaration,
     options: ConvertLegacyOptions,
   ): Promise<ConversionResult>
+  /**
+   * Sets every search index under the current search key (docs/search.md): after
+   * a search-key rotation, and once after upgrading to search indexes. One
+   * transaction per patient; resumable, stoppable with `signal`.
+   */
+  rebuildSearchIndexes(
+    authority: RecoveryAuthority,
+    options?: ReindexOptions,
+  ): Promise<ReindexResult>
   /** Drops the column converted from, once no row holds a value in it. */
   dropPlaintextColumn(
     admin: Session,
@@ -269,6 +280,8 @@ export function createVault(options: VaultOptions): Vault {
       ),
     convertLegacyColumn: async (authority, table, options) =>
       convertLegacy.convertLegacyColumn(ctx, credentialsOf(authority), table, options),
+    rebuildSearchIndexes: async (authority, options) =>
+      reindex.rebuildSearchIndexes(ctx, credentialsOf(authority), options),
     dropPlaintextColumn: async (admin, table, column) =>
       dropPlaintext.dropPlaintextColumn(
         ctx,

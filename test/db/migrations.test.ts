@@ -53,6 +53,7 @@ const SCHEMA_TABLES = [
   'emergency_key_holders',
   'emr_vault_chart_states',
   'emr_vault_declared_tables',
+  'emr_vault_search_index_runs',
   'key_rotation_runs',
   'patient_key_emergency_seals',
   'patient_key_grants',
@@ -190,6 +191,7 @@ async function columns(db: Knex): Promise<string[]> {
 const CHANGED_SINCE = [
   /^emr_vault_declared_tables\./,
   /^emr_vault_chart_states\./,
+  /^emr_vault_search_index_runs\./,
   /^users\.public_key_(version|certificate) /,
   /^emergency_key\.(id|version) /,
   /^(emergency_key_holders|patient_key_emergency_seals)\.emergency_key_version /,

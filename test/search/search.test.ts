@@ -172,12 +172,11 @@ describe('search: two stages, by index then by grant', function () {
       .toSQL()
       .toNative()
     // MySQL 9 explains as a tree by default; MariaDB has only the table.
-    const [[{ v }]] = (await db.raw('SELECT VERSION() AS v')) as [{ v: string }[]]
+    const [[{ v }]] = (await db.raw('SELECT VERSION() AS v')) as [[{ v: string }]]
     const explain = v.includes('MariaDB') ? 'EXPLAIN' : 'EXPLAIN FORMAT=TRADITIONAL'
-    const [[plan]] = (await db.raw(`${explain} ${sql}`, bindings)) as {
-      key: string | null
-      type: string
-    }[][]
+    const [[plan]] = (await db.raw(`${explain} ${sql}`, bindings)) as [
+      [{ key: string | null; type: string }],
+    ]
     expect([plan!.key, plan!.type]).to.deep.equal([
       'patients_bidx_by_national_id',
       'const',
