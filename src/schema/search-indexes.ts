@@ -77,6 +77,8 @@ export interface DeclaredIndex {
 }
 
 const INDEX_NAME = /^[a-z][A-Za-z0-9]{0,55}$/
+/** MySQL's longest column name. */
+const MAX_COLUMN_CHARS = 64
 /** Types whose value has one text form to normalise. */
 const INDEXABLE = new Set(['text', 'date', 'integer'])
 
@@ -177,6 +179,13 @@ export function resolveIndexes(
       throw new ValidationError(`${at}.fields`, 'must name at least one field')
     }
     const column = `bidx_${snake(name)}`
+    // Each capital adds an underscore: a 56-character name can give 116.
+    if (column.length > MAX_COLUMN_CHARS) {
+      throw new ValidationError(
+        at,
+        `needs column ${column}, longer than ${MAX_COLUMN_CHARS} characters (MySQL's limit); choose a shorter name`,
+      )
+    }
     if (takenColumns.has(column)) {
       throw new ValidationError(
         at,
@@ -195,6 +204,12 @@ export function resolveIndexes(
         bits: 128,
         fields,
       })
+    }
+    if (s.unique !== undefined) {
+      throw new ValidationError(
+        `${at}.unique`,
+        'is only for an exact index: the values of a coarse index collide on purpose',
+      )
     }
     if (!Number.isInteger(s.bits) || s.bits! < 1 || s.bits! > MAX_COARSE_BITS) {
       throw new ValidationError(
