@@ -67,6 +67,24 @@ export async function lockUncertifiedUsers(
   )
 }
 
+/**
+ * The user's row, locked until the transaction ends: one user's searches count
+ * their allowance one after the other, on every instance.
+ *
+ * SELECT * FROM users WHERE id = ? FOR UPDATE
+ */
+export async function lockUserById(
+  db: Executor,
+  id: Buffer,
+): Promise<UserRow | undefined> {
+  const rows = await selectRows<UserRow>(
+    db,
+    db(TABLE).select('*').where({ id }).forUpdate(),
+    'lock user',
+  )
+  return rows[0]
+}
+
 /** How many users have no certificate (the doctor's line). */
 export async function countUncertifiedUsers(db: Executor): Promise<number> {
   const rows = await selectRows<{ n: number | string }>(

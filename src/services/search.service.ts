@@ -3,15 +3,16 @@ import { AccessDeniedError, ValidationError } from '../errors/index.js'
 import { findCurrentGrants } from '../repositories/patient-key.repository.js'
 import { selectDeclaredRows } from '../repositories/declared-rows.repository.js'
 import { findCandidateRows } from '../repositories/search.repository.js'
-import { findUserById } from '../repositories/user.repository.js'
+import { lockUserById } from '../repositories/user.repository.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import { partsOf, searchValueOf } from '../schema/index-values.js'
 import type { OpenedRow } from '../schema/row-codec.js'
 import type { DeclaredIndex } from '../schema/search-indexes.js'
 import { appendAudit, type AuditAction } from './audit.service.js'
 import { auditedTransaction } from './audited.js'
+import { inTransaction } from './transaction.js'
 import { fieldKeysOfGrant } from './patient-access.js'
-import { requireFields } from './require-object.js'
+import { requireFields, requireWellFormed } from './require-object.js'
 import { takeSearchAllowance } from './search-allowance.js'
 import { indexKeysOf } from './search-keys.js'
 import type { UnlockedUser } from './unlocked-user.js'
@@ -75,13 +76,44 @@ function indexNamed(decl: TableDeclaration, name: unknown): DeclaredIndex {
 
 /** The query's own values, each a field of the index; another field is refused by name. */
 function queryValues(index: DeclaredIndex, query: unknown): Record<string, unknown> {
-  return requireFields(
+  const values = requireFields(
     query,
     'query',
     index.fields.map((f) => f.name),
     `is not a field of index ${index.name} (${index.fields.map((f) => f.name).join(', ')})`,
   )
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value !== 'string') continue
+    // A search value is typed at a desk: the bound keeps the normalisers'
+    // cost (Double Metaphone) small; the check keeps lone surrogates out.
+    if (value.length > MAX_SEARCH_CHARS) {
+      throw new ValidationError(
+        name,
+        `must be at most ${MAX_SEARCH_CHARS} characters to search`,
+      )
+    }
+    requireWellFormed(value, name)
+  }
+  return values
 }
+
+/** Longest search value, in UTF-16 units. */
+const MAX_SEARCH_CHARS = 1000
+
+/** A stage one that found too many rows: refused, audited and counted as a search. */
+class TooBroadSearchError extends ValidationError {}
+
+/**
+ * The registrar rule: ids of patients outside the grants only for a unique
+ * exact index of the patients table (a national id, an MRN), which finds the
+ * person; never for a clinical table, whose index would tell which patients
+ * have a diagnosis, nor for a coarse one, whose matches may be other people.
+ */
+function identifiesPatients(decl: TableDeclaration, index: DeclaredIndex): boolean {
+  return decl.name === PATIENTS_TABLE && index.kind === 'exact' && index.unique
+}
+
+const PATIENTS_TABLE = 'patients'
 
 function sameParts(a: readonly string[] | undefined, b: readonly string[]): boolean {
   return a !== undefined && a.length === b.length && a.every((part, i) => part === b[i])
@@ -102,6 +134,7 @@ export async function searchRows<Row>(
   toRow: (row: OpenedRow) => Row,
   extraColumns: readonly string[] = [],
 ): Promise<SearchResult<Row>> {
+  user.privateKey() // an open, unexpired session, before any work
   const index = indexNamed(decl, indexName)
   const { exactOnly } = requireFields<SearchOptions>(options, 'options', ['exactOnly'])
   if (exactOnly !== undefined && typeof exactOnly !== 'boolean') {
@@ -118,14 +151,15 @@ export async function searchRows<Row>(
     searchValueOf(index, keys.get(index.name)!, values),
   )
   const wanted = partsOf(index, values)!
-  user.privateKey() // an open, unexpired session, before anything is counted
   const at = `${decl.name}.${index.name}`
   let dropped = 0
+  const act = { actorUserId: user.userIdBytes, action: 'search', detail: at } as const
   return auditedTransaction(
     ctx,
-    { actorUserId: user.userIdBytes, action: 'search', detail: at },
+    act,
     async (trx) => {
-      const me = await findUserById(trx, user.userIdBytes)
+      // Locked: concurrent searches of one user count their allowance in turn.
+      const me = await lockUserById(trx, user.userIdBytes)
       if (!me || me.disabled_at !== null) {
         throw new AccessDeniedError('search needs an enabled user')
       }
@@ -138,7 +172,7 @@ export async function searchRows<Row>(
         MAX_SEARCH_CANDIDATES + 1,
       )
       if (candidates.length > MAX_SEARCH_CANDIDATES) {
-        throw new ValidationError(
+        throw new TooBroadSearchError(
           'query',
           `matches more than ${MAX_SEARCH_CANDIDATES} rows of ${decl.name} by ${index.name}: give a narrower search`,
         )
@@ -194,12 +228,26 @@ export async function searchRows<Row>(
         rows,
         elsewhere: {
           patients: outside.length,
-          patientIds: registrar && index.kind === 'exact' ? outside.sort() : null,
+          patientIds:
+            registrar && identifiesPatients(decl, index) ? outside.sort() : null,
         },
       }
     },
     (result) => ({
       detail: `${at}: ${result.rows.length} found, ${dropped} dropped, ${result.elsewhere.patients} patients elsewhere`,
     }),
-  )
+  ).catch(async (err: unknown) => {
+    // Too broad says something about rows outside the grants (more than the
+    // bound match): on the record, and counted against the user's allowance.
+    if (err instanceof TooBroadSearchError) {
+      await inTransaction(ctx.db, (trx) =>
+        appendAudit(trx, ctx.auditKey, {
+          ...act,
+          outcome: 'failure',
+          detail: `${at}: too_broad`,
+        }),
+      ).catch(() => undefined)
+    }
+    throw err
+  })
 }

@@ -279,6 +279,77 @@ describe('search: two stages, by index then by grant', function () {
     })
   })
 
+  it('a registrar is told ids only by a unique index of the patients table, never of a clinical one', async () => {
+    const p = await alice.createPatient({
+      fullName: 'Ref Three',
+      dateOfBirth: '1982-01-01',
+    })
+    await alice.table(referrals).insert(p, { code: 'B20', note: null })
+    expect(
+      (await desk.table(referrals).search('byCode', { code: 'b20' })).elsewhere,
+    ).to.deep.equal({
+      patients: 1,
+      patientIds: null,
+    })
+    // byName is exact but not unique: names are shared, so it does not identify.
+    expect(
+      (await desk.searchPatients('byName', { fullName: 'ref three' })).elsewhere,
+    ).to.deep.equal({ patients: 1, patientIds: null })
+  })
+
+  it('concurrent searches of one user count against its limit one after the other', async () => {
+    const { vault: limited } = testVault({
+      db,
+      tables: [referrals],
+      searchLimits: { perSession: 100, perUser: 3 },
+    })
+    const u = await registerTestUser(limited, 'search-parallel')
+    const s = await limited.login(u.username, u.password)
+    try {
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 10 }, () =>
+          s.searchPatients('byNationalId', { nationalId }),
+        ),
+      )
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).to.have.length(3)
+      for (const o of outcomes.filter((o) => o.status === 'rejected'))
+        expect((o as PromiseRejectedResult).reason).to.be.instanceOf(RateLimitError)
+    } finally {
+      s.close()
+    }
+  })
+
+  it('a search matching too many rows is refused, audited and counted', async () => {
+    const p = await alice.createPatient({ fullName: 'Broad', dateOfBirth: '1983-01-01' })
+    const index = referrals.indexes[0]!
+    const value = searchValueOf(
+      index,
+      deriveTableIndexKeys(TEST_SEARCH_KEY, referrals).get('byCode')!,
+      { code: 'COMMON' },
+    )
+    const [sample] = await db('search_referrals').select('*').limit(1)
+    await db.batchInsert(
+      'search_referrals',
+      Array.from({ length: 1001 }, (_, i) => ({
+        ...sample,
+        id: rowIdFromString(
+          `01a00000-0000-7000-8000-${String(i).padStart(12, '0')}`,
+          'id',
+        ),
+        patient_id: rowIdFromString(p, 'p'),
+        [index.column]: value,
+      })),
+      500,
+    )
+    const before = (await searchRows(bob)).length
+    const err = await rejection(bob.table(referrals).search('byCode', { code: 'common' }))
+    expect(err).to.be.instanceOf(ValidationError)
+    expect((err as Error).message).to.include('more than 1000 rows')
+    expect((await searchRows(bob)).slice(before)).to.deep.equal([
+      { outcome: 'failure', detail: 'search_referrals.byCode: too_broad' },
+    ])
+  })
+
   it('bad input: a typed error naming the field, and no search row', async () => {
     const before = (await searchRows(alice)).length
     const cases: [Promise<unknown>, string][] = [
@@ -299,6 +370,8 @@ describe('search: two stages, by index then by grant', function () {
         'exactly',
       ],
       [alice.searchPatients('byNationalId', null as never), 'query'],
+      [alice.searchPatients('byName', { fullName: 'x'.repeat(1001) }), 'fullName'],
+      [alice.searchPatients('byName', { fullName: 'a\ud800b' }), 'fullName'],
     ]
     for (const [promise, field] of cases) {
       const err = await rejection(promise)
