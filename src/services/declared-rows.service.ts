@@ -15,6 +15,7 @@ import { decodeRow, encodeRow, type OpenedRow } from '../schema/row-codec.js'
 import { indexesOfChanges, indexesOfNewRow, uniqueIndexError } from './row-indexes.js'
 import type { SqlFieldKeys } from '../sql/envelope-sql.js'
 import { auditedTransaction } from './audited.js'
+import { recordingDuplicates } from './duplicate-values.js'
 import { chartTableOf, trackChartChange } from './chart-state.service.js'
 import type { AuditAction } from './audit.service.js'
 import { listQuery, nextCursor, type ListOptions } from './list-options.js'
@@ -73,25 +74,29 @@ export async function insertRow(
   const indexes = indexesOfNewRow(ctx, decl, input)
   const id = newRowId()
   const rowId = rowIdToString(id)
-  await auditedTransaction(
+  await recordingDuplicates(
     ctx,
-    act(user, decl.auditActions.create, pid, `${decl.name} ${rowId}`),
-    async (trx) => {
-      // FOR SHARE holds off a rotation until this row is written under the current key.
-      const keys = await patientFieldKeys(trx, user, pid, true)
-      const row = await insertDeclaredRow(
-        trx,
-        decl,
-        { id, patientId: pid },
-        plain,
-        encrypted,
-        keys,
-        indexes,
-      ).catch((err: unknown) => {
-        throw uniqueIndexError(decl, err)
-      })
-      await trackChartChange(trx, ctx.auditKey, pid, [], [row])
-    },
+    user,
+    auditedTransaction(
+      ctx,
+      act(user, decl.auditActions.create, pid, `${decl.name} ${rowId}`),
+      async (trx) => {
+        // FOR SHARE holds off a rotation until this row is written under the current key.
+        const keys = await patientFieldKeys(trx, user, pid, true)
+        const row = await insertDeclaredRow(
+          trx,
+          decl,
+          { id, patientId: pid },
+          plain,
+          encrypted,
+          keys,
+          indexes,
+        ).catch((err: unknown) => {
+          throw uniqueIndexError(decl, err)
+        })
+        await trackChartChange(trx, ctx.auditKey, pid, [], [row])
+      },
+    ),
   )
   return rowId
 }
@@ -229,17 +234,21 @@ export async function updateRow(
   const pid = rowIdFromString(patientId, 'patientId')
   const id = rowIdFromString(rowId, 'id')
   const { plain, encrypted } = encodeRow(decl, changes, true)
-  await auditedTransaction(
+  await recordingDuplicates(
     ctx,
-    act(user, decl.auditActions.update, pid, `${decl.name} ${rowId}`),
-    async (trx) => {
-      const keys = await patientFieldKeys(trx, user, pid, true)
-      if (
-        !(await updateTracked(trx, ctx, decl, pid, id, plain, encrypted, keys, changes))
-      ) {
-        throw new NotFoundError(decl.name, rowId)
-      }
-    },
+    user,
+    auditedTransaction(
+      ctx,
+      act(user, decl.auditActions.update, pid, `${decl.name} ${rowId}`),
+      async (trx) => {
+        const keys = await patientFieldKeys(trx, user, pid, true)
+        if (
+          !(await updateTracked(trx, ctx, decl, pid, id, plain, encrypted, keys, changes))
+        ) {
+          throw new NotFoundError(decl.name, rowId)
+        }
+      },
+    ),
   )
 }
 

@@ -19,6 +19,7 @@ import { encodeRow, type OpenedRow } from '../schema/row-codec.js'
 import { auditedTransaction } from './audited.js'
 import { startChartState } from './chart-state.service.js'
 import { decodeDeclaredRow, updateTracked } from './declared-rows.service.js'
+import { recordingDuplicates } from './duplicate-values.js'
 import { indexesOfNewRow, uniqueIndexError } from './row-indexes.js'
 import type { Demographics, Patient } from './domain.js'
 import { fieldKeysFor, patientFieldKeys } from './patient-access.js'
@@ -80,38 +81,42 @@ export async function createPatient(
       action: 'patient.create',
       patientId: id,
     } as const
-    await auditedTransaction(ctx, act, async (trx) => {
-      const row = await insertDeclaredRow(
-        trx,
-        PATIENTS,
-        { id, patientId: id },
-        plain,
-        encrypted,
-        keys,
-        {
-          current_key_version: FIRST_KEY_VERSION,
-          ...indexes,
-        },
-      ).catch((err: unknown) => {
-        throw uniqueIndexError(PATIENTS, err)
-      })
-      await insertKeyVersion(trx, id, FIRST_KEY_VERSION, session.userIdBytes)
-      await insertGrant(trx, {
-        patient_id: id,
-        key_version: FIRST_KEY_VERSION,
-        user_id: session.userIdBytes,
-        sealed_key: ownSeal,
-        granted_by: session.userIdBytes,
-      })
-      await insertRecoverySeal(trx, {
-        patient_id: id,
-        key_version: FIRST_KEY_VERSION,
-        recovery_key_fingerprint: ctx.recoveryFingerprint,
-        sealed_key: recoverySeal,
-      })
-      await sealToEmergencyKey(trx, ctx, id, FIRST_KEY_VERSION, patientKey)
-      await startChartState(trx, ctx.auditKey, id, [row])
-    })
+    await recordingDuplicates(
+      ctx,
+      session,
+      auditedTransaction(ctx, act, async (trx) => {
+        const row = await insertDeclaredRow(
+          trx,
+          PATIENTS,
+          { id, patientId: id },
+          plain,
+          encrypted,
+          keys,
+          {
+            current_key_version: FIRST_KEY_VERSION,
+            ...indexes,
+          },
+        ).catch((err: unknown) => {
+          throw uniqueIndexError(PATIENTS, err)
+        })
+        await insertKeyVersion(trx, id, FIRST_KEY_VERSION, session.userIdBytes)
+        await insertGrant(trx, {
+          patient_id: id,
+          key_version: FIRST_KEY_VERSION,
+          user_id: session.userIdBytes,
+          sealed_key: ownSeal,
+          granted_by: session.userIdBytes,
+        })
+        await insertRecoverySeal(trx, {
+          patient_id: id,
+          key_version: FIRST_KEY_VERSION,
+          recovery_key_fingerprint: ctx.recoveryFingerprint,
+          sealed_key: recoverySeal,
+        })
+        await sealToEmergencyKey(trx, ctx, id, FIRST_KEY_VERSION, patientKey)
+        await startChartState(trx, ctx.auditKey, id, [row])
+      }),
+    )
     session.keyCache.set(patientId, keys)
     return patientId
   } finally {
@@ -168,20 +173,24 @@ export async function updatePatient(
     action: 'patient.update',
     patientId: id,
   } as const
-  await auditedTransaction(ctx, act, async (trx) => {
-    // The row this UPDATE writes, locked exclusively first: with only the shared
-    // lock of the grant check, two updates of one patient (or an update and a
-    // waiting rotation) each held S and asked for X, a deadlock InnoDB broke by
-    // rolling one back (seen in the concurrency soak). A patient that does not
-    // exist locks nothing and is refused by the grant check like any other.
-    await lockPatientKeyVersion(trx, id)
-    const keys = await patientFieldKeys(trx, session, id, true)
-    if (
-      !(await updateTracked(trx, ctx, PATIENTS, id, id, plain, encrypted, keys, input))
-    ) {
-      throw new NotFoundError('patient', patientId)
-    }
-  })
+  await recordingDuplicates(
+    ctx,
+    session,
+    auditedTransaction(ctx, act, async (trx) => {
+      // The row this UPDATE writes, locked exclusively first: with only the shared
+      // lock of the grant check, two updates of one patient (or an update and a
+      // waiting rotation) each held S and asked for X, a deadlock InnoDB broke by
+      // rolling one back (seen in the concurrency soak). A patient that does not
+      // exist locks nothing and is refused by the grant check like any other.
+      await lockPatientKeyVersion(trx, id)
+      const keys = await patientFieldKeys(trx, session, id, true)
+      if (
+        !(await updateTracked(trx, ctx, PATIENTS, id, id, plain, encrypted, keys, input))
+      ) {
+        throw new NotFoundError('patient', patientId)
+      }
+    }),
+  )
 }
 
 /** Patients by a search index of the patients table (search.service.ts). */

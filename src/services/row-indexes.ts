@@ -70,16 +70,27 @@ export async function indexesOfChanges(
 
 /**
  * A write refused by a unique index: the value is another row's (a patient
- * registered twice). Named by field, never by value.
+ * registered twice). Named by field, never by value; `index` is
+ * `<table>.<index>`. Callers record it (duplicate-values.ts): the refusal
+ * tells that the value exists, as a search would.
  */
+export class DuplicateValueError extends ValidationError {
+  constructor(
+    field: string,
+    readonly index: string,
+  ) {
+    super(field, `is another row's already (unique index ${index.split('.')[1]})`)
+  }
+}
+
 export function uniqueIndexError(decl: TableDeclaration, err: unknown): unknown {
   if (!(err instanceof DatabaseError) || err.driverCode !== 'ER_DUP_ENTRY') return err
   const index = decl.indexes.find(
     (i) => i.unique && err.constraint?.endsWith(`${decl.name}_${i.column}`),
   )
   if (!index) return err
-  return new ValidationError(
+  return new DuplicateValueError(
     index.fields.map((f) => f.name).join(', '),
-    `is another row's already (unique index ${index.name})`,
+    `${decl.name}.${index.name}`,
   )
 }

@@ -110,6 +110,59 @@ describe('search index columns written with the row', function () {
     expect(after).to.deep.equal(before)
   })
 
+  it('a refusal by the unique index is a search for the record and the limits: audited, counted, then rate-limited', async () => {
+    const { vault: limited } = testVault({
+      db,
+      tables: [referrals],
+      searchLimits: { perUser: 2 },
+    })
+    const u = await registerTestUser(limited, 'idx-prober')
+    const prober = await limited.login(u.username, u.password)
+    try {
+      const taken = `NI${Date.now()}${Math.random().toString().slice(2, 8)}`
+      await alice.createPatient({
+        fullName: 'Taken',
+        dateOfBirth: '1990-01-01',
+        nationalId: taken,
+      })
+      const own = await prober.createPatient({
+        fullName: 'Own',
+        dateOfBirth: '1990-01-02',
+      })
+      const probe = () =>
+        prober
+          .createPatient({
+            fullName: 'Probe',
+            dateOfBirth: '1990-01-03',
+            nationalId: taken,
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          )
+      expect(await probe()).to.be.instanceOf(ValidationError)
+      // An update is a probe too.
+      const update = await prober.updatePatient(own, { nationalId: taken }).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect((update as ValidationError).field).to.equal('nationalId')
+      const third = await probe()
+      expect((third as { code?: string }).code).to.equal('RATE_LIMITED')
+      const rows = (await db('audit_log')
+        .select('action', 'outcome', 'detail')
+        .where({ actor_user_id: rowIdFromString(prober.userId, 'u'), action: 'search' })
+        .orderBy('seq')) as { action: string; outcome: string; detail: string }[]
+      expect(rows.map((r) => [r.outcome, r.detail])).to.deep.equal([
+        ['failure', 'patients.byNationalId: duplicate'],
+        ['failure', 'patients.byNationalId: duplicate'],
+        ['denied', 'rate_limited'],
+      ])
+    } finally {
+      prober.close()
+    }
+  })
+
   it('an application table: its index column and KEY are made with it, written on insert and update, and the table shows no drift', async () => {
     expect(await describeTableDrift(db, referrals)).to.deep.equal([])
     const keys = await db.raw(
