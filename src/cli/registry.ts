@@ -3,6 +3,7 @@ import { accessCommands } from './commands/access.js'
 import { auditCommands } from './commands/audit.js'
 import { chartCommands } from './commands/chart.js'
 import { convertCommands } from './commands/convert.js'
+import { searchCommands } from './commands/search.js'
 import { databaseCommands } from './commands/database.js'
 import { doctorCommands } from './commands/doctor.js'
 import { recoveryCommands } from './commands/recovery.js'
@@ -17,6 +18,7 @@ export const COMMANDS: readonly Command[] = [
   ...convertCommands,
   ...auditCommands,
   ...chartCommands,
+  ...searchCommands,
   ...doctorCommands,
 ]
 

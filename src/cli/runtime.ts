@@ -3,6 +3,7 @@ import type { Knex } from 'knex'
 import { dbConfigFromEnv, isDbConfigured } from '../db/db-config.js'
 import type { Session } from '../services/session.js'
 import type { Vault } from '../services/vault.js'
+import type { TableDeclaration } from '../schema/define-table.js'
 import { devDbConfig } from '../testing/dev-database.js'
 import type { KdfPolicy } from '../crypto/kdf-policy.js'
 import {
@@ -64,9 +65,11 @@ export class CliRuntime {
     return this.#db
   }
 
-  async vault(): Promise<Vault> {
+  /** The vault; `tables`, the application's declarations, only on the first call. */
+  async vault(tables?: readonly TableDeclaration[]): Promise<Vault> {
     const { createVault } = await import('../services/vault.js')
     this.#vault ??= createVault({
+      ...(tables ? { tables } : {}),
       db: await this.db(),
       recoveryPublicKey: devRecoveryPublicKey(),
       auditKey: devAuditKey(),

@@ -39,6 +39,8 @@ function isDeclaration(value: unknown): value is TableDeclaration {
 export interface TableModule {
   readonly exports: Readonly<Record<string, unknown>>
   table(name: string): TableDeclaration
+  /** Every declaration the module exports. */
+  all(): TableDeclaration[]
 }
 
 export async function loadTableModule(file: string): Promise<TableModule> {
@@ -62,6 +64,7 @@ export async function loadTableModule(file: string): Promise<TableModule> {
   for (const value of Object.values(exports)) visit(value, 1)
   return {
     exports,
+    all: () => [...found.values()],
     table(name) {
       const table = found.get(name)
       if (!table) {

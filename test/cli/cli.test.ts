@@ -707,6 +707,62 @@ describe('emr-vault command line (in-process, test database)', function () {
     })
   })
 
+  describe('search', () => {
+    it('search reindex: a patient without index values indexed again, a second run has nothing to do, a non-admin exits 4', async () => {
+      const boss = await admin()
+      const { session, patientId } = await patientOfNewClinician()
+      const nationalId = `CLI ${Date.now()}`
+      await session.updatePatient(patientId, { nationalId })
+      const pid = rowIdFromString(patientId, 'p')
+      const [indexed] = await own
+        .db()('patients')
+        .select('bidx_by_national_id')
+        .where('id', pid)
+      await own.db()('patients').update({ bidx_by_national_id: null }).where('id', pid)
+      expect(
+        (await session.searchPatients('byNationalId', { nationalId })).rows,
+      ).to.deep.equal([])
+      const reindex = ['search', 'reindex', '--recovery-key', keyFile, '--password-stdin']
+      const other = await clinician()
+      const notAdmin = await runCli(
+        [...reindex, '--as', other.username],
+        lines(other.password),
+      )
+      expect(notAdmin.code).to.equal(4)
+      const run = await runCli(
+        [...reindex, '--as', boss.username, '--json'],
+        lines(boss.password),
+      )
+      expect(run.code, run.stderr).to.equal(0)
+      const result = JSON.parse(run.stdout) as {
+        finished: boolean
+        patients: number
+        conflicts: []
+      }
+      expect([result.finished, result.conflicts]).to.deep.equal([true, []])
+      expect(result.patients).to.be.above(0)
+      const [after] = await own
+        .db()('patients')
+        .select('bidx_by_national_id')
+        .where('id', pid)
+      expect(after).to.deep.equal(indexed)
+      expect(
+        (await session.searchPatients('byNationalId', { nationalId })).rows.map(
+          (p) => p.id,
+        ),
+      ).to.deep.equal([patientId])
+      const again = await runCli(
+        [...reindex, '--as', boss.username],
+        lines(boss.password),
+      )
+      expect([again.code, again.stderr]).to.satisfy(
+        ([code, text]: [number, string]) =>
+          code === 0 && text.includes('indexed 0 rows of 0 patients'),
+      )
+      session.close()
+    })
+  })
+
   describe('doctor', () => {
     it('PASS/WARN lines on the test server, FAIL and exit 1 with general_log ON', async () => {
       const ok = await runCli(['doctor', '--json'])

@@ -130,6 +130,7 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
         'audit verify',
         'audit export',
         'chart baseline',
+        'search reindex',
         'doctor',
       ]) {
         expect(r.stdout).to.include(group)
