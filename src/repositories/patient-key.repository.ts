@@ -122,12 +122,20 @@ export async function findCurrentGrants(
   userId: Buffer,
 ): Promise<PatientKeyGrantRow[]> {
   if (patientIds.length === 0) return []
+  // Padded to a power of two (the last id repeated): each IN-list length is a
+  // prepared statement of its own on the server, whose count is capped for
+  // every client (max_prepared_stmt_count); so at most 11 for up to 1,024 ids.
+  const size = 2 ** Math.ceil(Math.log2(patientIds.length))
+  const padded = [
+    ...patientIds,
+    ...Array<Buffer>(size - patientIds.length).fill(patientIds.at(-1)!),
+  ]
   const query = currentGrants(db)
     .join('users as u', 'u.id', 'g.user_id')
     .whereNull('u.disabled_at')
     .select('g.*')
     .where('g.user_id', userId)
-    .whereIn('g.patient_id', [...patientIds])
+    .whereIn('g.patient_id', padded)
   return selectRows<PatientKeyGrantRow>(db, query, 'find grants')
 }
 
