@@ -9,7 +9,12 @@ import { PATIENTS } from '../../src/schema/chart-tables.js'
 import { deriveTableIndexKeys, indexColumnValues } from '../../src/schema/index-values.js'
 import type { Demographics } from '../../src/services/domain.js'
 import { inTransaction } from '../../src/services/transaction.js'
-import { executeWrite, selectRows, type Executor } from '../../src/sql/prepared.js'
+import {
+  executeWrite,
+  observeStatements,
+  selectRows,
+  type Executor,
+} from '../../src/sql/prepared.js'
 import { benchSession, insertRows } from './fixtures.js'
 import {
   compare,
@@ -164,6 +169,7 @@ async function createSearchTables(db: Knex): Promise<void> {
     t.specificType('patient_id', 'BINARY(16)').nullable()
     t.string('detail', 200).nullable()
     t.index(['patient_id', 'seq'], `${PLAIN_SEARCH_AUDIT}_by_patient`)
+    t.index(['actor_user_id', 'action', 'occurred_at'], `${PLAIN_SEARCH_AUDIT}_by_actor`)
   })
 }
 
@@ -209,6 +215,63 @@ function plainSearch(
           detail: `via search ${what}`,
         })),
       ]),
+      'bench plain search audit',
+    )
+    return rows
+  })
+}
+
+/**
+ * For information, not a baseline: a plaintext system that follows emr-vault's
+ * procedure statement by statement — lock the user row, count the user's recent
+ * searches, the SELECT, then one log INSERT per row (the search, each patient
+ * returned) — without any cryptography or MAC chain.
+ */
+function plainProcedural(
+  db: Knex,
+  actor: Buffer,
+  windowMs: number,
+  what: string,
+  where: (q: Knex.QueryBuilder) => Knex.QueryBuilder,
+): Promise<Record<string, unknown>[]> {
+  return inTransaction(db, async (trx) => {
+    await selectRows(
+      trx,
+      trx('users').select('*').where({ id: actor }).forUpdate(),
+      'bench lock user',
+    )
+    await selectRows(
+      trx,
+      trx(PLAIN_SEARCH_AUDIT)
+        .count({ n: '*' })
+        .where({ actor_user_id: actor, action: 'search' })
+        .where(
+          'occurred_at',
+          '>',
+          trx.raw('SYSDATE(3) - INTERVAL ? MICROSECOND', [windowMs * 1000]),
+        ),
+      'bench plain count',
+    )
+    const rows = await plainSelect(trx, where)
+    for (const r of rows) {
+      await executeWrite(
+        trx,
+        trx(PLAIN_SEARCH_AUDIT).insert({
+          actor_user_id: actor,
+          action: 'patient.read',
+          patient_id: r['id'],
+          detail: `via search ${what}`,
+        }),
+        'bench plain read audit',
+      )
+    }
+    await executeWrite(
+      trx,
+      trx(PLAIN_SEARCH_AUDIT).insert({
+        actor_user_id: actor,
+        action: 'search',
+        detail: `${what}: ${rows.length} found`,
+      }),
       'bench plain search audit',
     )
     return rows
@@ -318,6 +381,31 @@ export const searchScenario: Scenario = async ({ opts, bench, log }) => {
     PLAIN_PATIENTS,
     people.map((p, i) => plainRow(realIds[i]!, actor, p)),
   )
+
+  // What each public search sends to the server, counted once through the statement seam.
+  const statementsOf = async (call: () => Promise<unknown>): Promise<string> => {
+    const seen: string[] = []
+    observeStatements((e) => {
+      seen.push(e.operation)
+    })
+    try {
+      await call()
+    } finally {
+      observeStatements(undefined)
+    }
+    return `${seen.length} statements (${seen.join(', ')}) + BEGIN/COMMIT`
+  }
+  const statements = {
+    exact: await statementsOf(() =>
+      session.searchPatients('byNationalId', { nationalId: people[0]!.nationalId }),
+    ),
+    coarse: await statementsOf(() =>
+      session.searchPatients('byBirthAndInitial', {
+        dateOfBirth: groups[0]!.truth.dateOfBirth,
+        fullName: groups[0]!.truth.surname,
+      }),
+    ),
+  }
 
   // Synthetic rows, up to each size in turn.
   let population = people.length
@@ -463,6 +551,21 @@ export const searchScenario: Scenario = async ({ opts, bench, log }) => {
           ),
       },
       {
+        id: 'plain-procedural',
+        label:
+          'for information: plaintext, same steps (lock user, count, SELECT, log INSERT per row)',
+        step: async (round, i) =>
+          expect(
+            'plain procedural exact',
+            (
+              await plainProcedural(b.db, actor, windowMs, 'byNationalId', (q) =>
+                q.where('national_id', people[pickPerson(round, i)]!.nationalId),
+              )
+            ).length,
+            1,
+          ),
+      },
+      {
         id: 'session',
         label: "emr-vault session.searchPatients('byNationalId')",
         step: async (round, i) => {
@@ -574,6 +677,26 @@ export const searchScenario: Scenario = async ({ opts, bench, log }) => {
         },
       },
       {
+        id: 'plain-procedural',
+        label:
+          'for information: plaintext, same steps (lock user, count, SELECT, log INSERT per row)',
+        step: async (round, i) => {
+          const q = query(round, i)
+          atLeast(
+            'plain procedural coarse',
+            (
+              await plainProcedural(b.db, actor, windowMs, 'byBirthAndInitial', (w) =>
+                w.where({
+                  date_of_birth: q.dateOfBirth,
+                  surname_initial: initialOf(q.fullName),
+                }),
+              )
+            ).length,
+            TRUE_MATCHES,
+          )
+        },
+      },
+      {
         id: 'session',
         label: "emr-vault session.searchPatients('byBirthAndInitial'), stage two",
         step: async (round, i) => {
@@ -642,6 +765,8 @@ export const searchScenario: Scenario = async ({ opts, bench, log }) => {
     notes: [
       `${people.length} real patients (session.createPatient, granted to the bench user: ${groups.length} coarse groups of ${TRUE_MATCHES} true matches + ${DECOYS} decoys); the rest synthetic, bulk-inserted with real index values and random envelope bytes, never opened.`,
       `Synthetic load time (patients + plaintext twin): ${loadSeconds.join('; ')}.`,
+      `searchPatients('byNationalId'): ${statements.exact}.`,
+      `searchPatients('byBirthAndInitial'): ${statements.coarse}.`,
       `searchLimits for the run: perSession and perUser 1e9, windowMs ${windowMs} (the rate-limit count stays a short index range).`,
     ],
     seconds: (performance.now() - started) / 1000,
