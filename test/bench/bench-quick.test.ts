@@ -34,6 +34,9 @@ const TINY = [
   '--rotate-all-records=4',
   '--login-rounds=1',
   '--memory-sizes=200,600',
+  '--search-sizes=300,1200',
+  '--search-patients=10',
+  '--searches=3',
 ]
 
 function runBench(

@@ -26,6 +26,7 @@ import { passwordScenario } from './password.js'
 import { readScenario } from './read.js'
 import { formatTable, METHOD, renderSvg, toJson, type BenchReport } from './report.js'
 import type { Scenario } from './scenario.js'
+import { searchScenario } from './search.js'
 import { evaluateTargets } from './targets.js'
 import { writeScenario } from './write.js'
 
@@ -37,6 +38,7 @@ const SCENARIO_RUNNERS: Record<ScenarioId, Scenario> = {
   login: loginScenario,
   memory: memoryScenario,
   declared: declaredTableScenario,
+  search: searchScenario,
 }
 
 function kdfDescription(): string {

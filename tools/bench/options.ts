@@ -9,6 +9,7 @@ export const SCENARIOS = [
   'login',
   'memory',
   'declared',
+  'search',
 ] as const
 export type ScenarioId = (typeof SCENARIOS)[number]
 
@@ -40,6 +41,12 @@ export interface BenchOptions {
   readonly memoryRounds: number
   /** Records per patient in the memory scenario's chart set. */
   readonly memoryRecordsPerPatient: number
+  /** Scenario 8: population sizes searched, smallest first (real + synthetic patients). */
+  readonly searchSizes: number[]
+  /** Scenario 8: patients made through the vault (granted, found by the searches). */
+  readonly searchPatients: number
+  /** Scenario 8: searches per variant per round. */
+  readonly searches: number
   readonly only: ScenarioId[]
   readonly out: string
   readonly database: string
@@ -62,6 +69,9 @@ const FULL = {
   memorySizes: [10_000, 100_000] as [number, number],
   memoryRounds: 2,
   memoryRecordsPerPatient: 100,
+  searchSizes: [10_000, 100_000],
+  searchPatients: 200,
+  searches: 40,
 }
 
 const QUICK: typeof FULL = {
@@ -80,6 +90,9 @@ const QUICK: typeof FULL = {
   memorySizes: [1000, 5000],
   memoryRounds: 1,
   memoryRecordsPerPatient: 50,
+  searchSizes: [1000, 5000],
+  searchPatients: 20,
+  searches: 5,
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -104,6 +117,10 @@ Writes bench-results/bench-<time>.json and .svg (and latest.json / latest.svg).
   --login-rounds N        login at production KDF: rounds (full ${FULL.loginRounds})
   --memory-sizes S,L      memory: small and large export sizes (full ${FULL.memorySizes.join(',')})
   --memory-rounds N       memory: rounds of child exports (full ${FULL.memoryRounds})
+  --search-sizes A,B,…    search: population sizes (full ${FULL.searchSizes.join(',')}; the issue's
+                          1,000,000 with --search-sizes=10000,100000,1000000)
+  --search-patients N     search: real patients, made through the vault (full ${FULL.searchPatients})
+  --searches N            search: searches per variant per round (full ${FULL.searches})
   --only a,b,…            scenarios to run: ${SCENARIOS.join(', ')}
   --out DIR               where results go (bench-results)
   --database NAME         ${BENCH_DATABASE} or ${BENCH_DATABASE}_<suffix>; dropped at start and end
@@ -144,6 +161,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'login-rounds': { type: 'string' },
       'memory-sizes': { type: 'string' },
       'memory-rounds': { type: 'string' },
+      'search-sizes': { type: 'string' },
+      'search-patients': { type: 'string' },
+      searches: { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string', default: 'bench-results' },
       database: { type: 'string', default: BENCH_DATABASE },
@@ -164,6 +184,17 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
   const memorySizes = list('memory-sizes', values['memory-sizes'], d.memorySizes)
   if (memorySizes.length !== 2 || memorySizes[0]! >= memorySizes[1]!) {
     throw new Error('--memory-sizes takes two sizes, small first: e.g. 10000,100000')
+  }
+  const searchSizes = list('search-sizes', values['search-sizes'], d.searchSizes)
+  const searchPatients = positive(
+    'search-patients',
+    values['search-patients'],
+    d.searchPatients,
+  )
+  if (searchSizes.some((n) => n < searchPatients)) {
+    throw new Error(
+      `--search-sizes: every size must be at least --search-patients (${searchPatients})`,
+    )
   }
   return {
     quick: values.quick,
@@ -190,6 +221,9 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     memorySizes: memorySizes as [number, number],
     memoryRounds: positive('memory-rounds', values['memory-rounds'], d.memoryRounds),
     memoryRecordsPerPatient: d.memoryRecordsPerPatient,
+    searchSizes,
+    searchPatients,
+    searches: positive('searches', values.searches, d.searches),
     only,
     out: values.out,
     database: checkBenchDatabaseName(values.database),

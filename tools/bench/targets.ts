@@ -99,6 +99,47 @@ export function evaluateTargets(results: ScenarioResult[]): TargetResult[] {
     'the emr-vault audit append is a MAC chain (lock head, INSERT, UPDATE); the plaintext log is one INSERT',
   )
 
+  // Search (issue 12): at every size the run measured, the public call against
+  // the plaintext lookup + access-log INSERT in a transaction.
+  const searchSizes = results
+    .flatMap((s) => s.comparisons)
+    .map((c) => /^search\.exact\.(\d+)$/.exec(c.id)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b)
+  for (const n of searchSizes) {
+    const N = n.toLocaleString('en-GB')
+    ratioAtMost(
+      `search.exact.${n}`,
+      `search.exact.${n}`,
+      'session',
+      1.5,
+      `exact search (national id), ${N} patients: session.searchPatients ≤ 1.5× plaintext SELECT + log INSERT`,
+    )
+    ratioAtMost(
+      `search.coarse.${n}`,
+      `search.coarse.${n}`,
+      'session',
+      3,
+      `coarse search (date of birth + initial, stage two), ${N} patients: session.searchPatients ≤ 3× plaintext SELECT + log INSERT`,
+    )
+  }
+  const sizes = find(results, 'search.exact.sizes')
+  if (sizes) {
+    const first = sizes.variants[0]!
+    const last = sizes.variants.at(-1)!
+    const growth = last.median / first.median
+    out.push({
+      id: 'search.exact.flat',
+      target:
+        'exact search time flat from the smallest to the largest population (read here as: median grows ≤ 1.25×)',
+      value: growth,
+      unit: '× smallest',
+      met: growth <= 1.25,
+      note: `${first.label} → ${last.label}; not interleaved across sizes`,
+    })
+  }
+
   const password = results
     .flatMap((s) => s.comparisons)
     .filter((c) => c.id.startsWith('password.'))
