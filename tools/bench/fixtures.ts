@@ -438,13 +438,15 @@ export async function seedPatients(
  * locked, each row's MAC chained on the previous one with the run's audit key
  * (crypto/audit-mac.ts, as appendAudit does), the rows inserted in multi-row
  * statements and the head advanced, one transaction per batch. The chain stays
- * valid, so the services keep appending to it afterwards.
+ * valid, so the services keep appending to it afterwards. The rows name random
+ * patients, or `patientId` when given (a patient's own history of reads).
  */
 export async function seedAuditRows(
   b: BenchDb,
   actor: Buffer,
   count: number,
   batch = 1000,
+  patientId?: Buffer,
 ): Promise<void> {
   for (let at = 0; at < count; at += batch) {
     const n = Math.min(batch, count - at)
@@ -462,7 +464,7 @@ export async function seedAuditRows(
           occurredAt: head.now,
           actorUserId: actor,
           action: 'record.read',
-          patientId: randomBytes(16),
+          patientId: patientId ?? randomBytes(16),
           targetUserId: null,
           outcome: 'success',
           reason: null,

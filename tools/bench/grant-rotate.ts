@@ -3,7 +3,7 @@ import type { Knex } from 'knex'
 import { rowIdFromString } from '../../src/db/row-id.js'
 import { envelopeTablesOf } from '../../src/repositories/envelope-tables.js'
 import { CHART_TABLES } from '../../src/schema/chart-tables.js'
-import { observeStatements, selectRows } from '../../src/sql/prepared.js'
+import { selectRows } from '../../src/sql/prepared.js'
 import { newAppKey, type AppKey } from './app-gcm.js'
 import { appRotatePatient } from './app-rotation.js'
 import type { BenchDb } from './database.js'
@@ -25,6 +25,7 @@ import {
   fmt,
   interleave,
   interleaveSteps,
+  profileStatements,
   shares,
   timed,
   type Comparison,
@@ -231,37 +232,6 @@ function medianOf(values: number[]): number {
   const s = [...values].sort((x, y) => x - y)
   const m = Math.floor(s.length / 2)
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2
-}
-
-/**
- * Where a run's time goes, by statement: the time from each statement's start to
- * the next one's (the statement, then the work in Node it feeds, such as an HPKE
- * seal), summed per operation name. Uses the prepared-statement path's observer
- * seam (it sees operation names only). Unmeasured: the observer adds a little.
- */
-async function profileStatements(
-  work: () => Promise<unknown>,
-): Promise<{ op: string; ms: number; count: number }[]> {
-  const totals = new Map<string, { ms: number; count: number }>()
-  let last = performance.now()
-  let lastOp = '(start)'
-  const close = () => {
-    const now = performance.now()
-    const t = totals.get(lastOp) ?? { ms: 0, count: 0 }
-    totals.set(lastOp, { ms: t.ms + now - last, count: t.count + 1 })
-    last = now
-  }
-  observeStatements((event) => {
-    close()
-    lastOp = event.operation
-  })
-  try {
-    await work()
-    close()
-  } finally {
-    observeStatements(undefined)
-  }
-  return [...totals].map(([op, t]) => ({ op, ...t })).sort((a, b) => b.ms - a.ms)
 }
 
 /** 4c: rotate --all over a clinic of charts, in values per second. */

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { observeStatements } from '../../src/sql/prepared.js'
 
 /**
  * Interleaved measurement. Every variant of a comparison runs once per round, in
@@ -219,4 +220,35 @@ export function fmt(value: number): string {
 export function shares(total: number, parts: number): number[] {
   const base = Math.floor(total / parts)
   return Array.from({ length: parts }, (_, i) => base + (i < total % parts ? 1 : 0))
+}
+
+/**
+ * Where a run's time goes, by statement: the time from each statement's start to
+ * the next one's (the statement, then the work in Node it feeds, such as an HPKE
+ * seal), summed per operation name. Uses the prepared-statement path's observer
+ * seam (it sees operation names only). Unmeasured: the observer adds a little.
+ */
+export async function profileStatements(
+  work: () => Promise<unknown>,
+): Promise<{ op: string; ms: number; count: number }[]> {
+  const totals = new Map<string, { ms: number; count: number }>()
+  let last = performance.now()
+  let lastOp = '(start)'
+  const close = () => {
+    const now = performance.now()
+    const t = totals.get(lastOp) ?? { ms: 0, count: 0 }
+    totals.set(lastOp, { ms: t.ms + now - last, count: t.count + 1 })
+    last = now
+  }
+  observeStatements((event) => {
+    close()
+    lastOp = event.operation
+  })
+  try {
+    await work()
+    close()
+  } finally {
+    observeStatements(undefined)
+  }
+  return [...totals].map(([op, t]) => ({ op, ...t })).sort((a, b) => b.ms - a.ms)
 }

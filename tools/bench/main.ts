@@ -15,6 +15,7 @@ import { availableParallelism, cpus, loadavg, totalmem } from 'node:os'
 import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { KDF_POLICY, TEST_KDF_POLICY } from '../../src/crypto/kdf-policy.js'
+import { chartBaselineScenario } from './chart-baseline.js'
 import { declaredTableScenario } from './declared-table.js'
 import { BenchDatabase, benchServerConfig, serverVersion } from './database.js'
 import { grantRotateScenario } from './grant-rotate.js'
@@ -39,6 +40,7 @@ const SCENARIO_RUNNERS: Record<ScenarioId, Scenario> = {
   memory: memoryScenario,
   declared: declaredTableScenario,
   search: searchScenario,
+  'chart-baseline': chartBaselineScenario,
 }
 
 function kdfDescription(): string {

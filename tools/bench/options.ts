@@ -10,6 +10,7 @@ export const SCENARIOS = [
   'memory',
   'declared',
   'search',
+  'chart-baseline',
 ] as const
 export type ScenarioId = (typeof SCENARIOS)[number]
 
@@ -47,6 +48,10 @@ export interface BenchOptions {
   readonly searchPatients: number
   /** Scenario 8: searches per variant per round. */
   readonly searches: number
+  /** Scenario chart-baseline: patients whose chart state recordChartStates records (spread over the rounds). */
+  readonly baselinePatients: number
+  /** Records per patient in the chart-baseline scenario. */
+  readonly baselineRecordsPerPatient: number
   readonly only: ScenarioId[]
   readonly out: string
   readonly database: string
@@ -72,6 +77,8 @@ const FULL = {
   searchSizes: [10_000, 100_000],
   searchPatients: 200,
   searches: 40,
+  baselinePatients: 10_000,
+  baselineRecordsPerPatient: 10,
 }
 
 const QUICK: typeof FULL = {
@@ -93,6 +100,8 @@ const QUICK: typeof FULL = {
   searchSizes: [1000, 5000],
   searchPatients: 20,
   searches: 5,
+  baselinePatients: 200,
+  baselineRecordsPerPatient: 5,
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -121,6 +130,8 @@ Writes bench-results/bench-<time>.json and .svg (and latest.json / latest.svg).
                           1,000,000 with --search-sizes=10000,100000,1000000)
   --search-patients N     search: real patients, made through the vault (full ${FULL.searchPatients})
   --searches N            search: searches per variant per round (full ${FULL.searches})
+  --baseline-patients N   chart-baseline: patients recorded by recordChartStates, spread over
+                          the rounds (full ${FULL.baselinePatients.toLocaleString('en-GB')}, ${FULL.baselineRecordsPerPatient} records each)
   --only a,b,…            scenarios to run: ${SCENARIOS.join(', ')}
   --out DIR               where results go (bench-results)
   --database NAME         ${BENCH_DATABASE} or ${BENCH_DATABASE}_<suffix>; dropped at start and end
@@ -164,6 +175,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
       'search-sizes': { type: 'string' },
       'search-patients': { type: 'string' },
       searches: { type: 'string' },
+      'baseline-patients': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string', default: 'bench-results' },
       database: { type: 'string', default: BENCH_DATABASE },
@@ -224,6 +236,12 @@ export function parseBenchArgs(argv: string[]): BenchOptions | 'help' {
     searchSizes,
     searchPatients,
     searches: positive('searches', values.searches, d.searches),
+    baselinePatients: positive(
+      'baseline-patients',
+      values['baseline-patients'],
+      d.baselinePatients,
+    ),
+    baselineRecordsPerPatient: d.baselineRecordsPerPatient,
     only,
     out: values.out,
     database: checkBenchDatabaseName(values.database),

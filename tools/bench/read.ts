@@ -1,9 +1,21 @@
 import { performance } from 'node:perf_hooks'
+import { chartStateKey, summaryOf } from '../../src/crypto/chart-state.js'
+import { wipe } from '../../src/crypto/bytes.js'
 import { selectDeclaredRows } from '../../src/repositories/declared-rows.repository.js'
-import { CLINICAL_RECORDS } from '../../src/schema/chart-tables.js'
+import { CLINICAL_RECORDS, PATIENTS } from '../../src/schema/chart-tables.js'
 import type { OpenedRow } from '../../src/schema/row-codec.js'
+import { appendAudit } from '../../src/services/audit.service.js'
+import {
+  chartTables,
+  checkChart,
+  lockChartStateForCheck,
+  readChartRows,
+} from '../../src/services/chart-state.service.js'
 import { decodeDeclaredRow } from '../../src/services/declared-rows.service.js'
 import { patientFieldKeys } from '../../src/services/patient-access.js'
+import { patientOf } from '../../src/services/patient.service.js'
+import { tableRegistry } from '../../src/services/table-registry.js'
+import { inTransaction } from '../../src/services/transaction.js'
 import { selectRows } from '../../src/sql/prepared.js'
 import { appDecrypt, appDecryptNullable, newAppKey, type AppKey } from './app-gcm.js'
 import {
@@ -14,7 +26,14 @@ import {
   seedPatients,
   seedUserOf,
 } from './fixtures.js'
-import { compare, interleaveSteps, type SteppedVariant } from './harness.js'
+import {
+  compare,
+  fmt,
+  interleaveSteps,
+  median,
+  profileStatements,
+  type SteppedVariant,
+} from './harness.js'
 import type { Scenario } from './scenario.js'
 
 /** A chart entry as the application gets it: text fields, whichever store it came from. */
@@ -86,6 +105,10 @@ export const readScenario: Scenario = async ({ opts, bench, log }) => {
   const warm = await session.listRecords(patient!.id)
   if (warm.length !== opts.chart) throw new Error(`chart has ${warm.length} records`)
   const keys = await patientFieldKeys(b.db, user, pid)
+  const first = await session.readChart(patient!.id)
+  if (first.state !== 'verified') throw new Error(`chart state ${first.state}`)
+  // The vault's declarations: the bench declares no tables of its own.
+  const declarations = [...tableRegistry(undefined).values()]
 
   const check = (chart: unknown[]) => {
     if (chart.length !== opts.chart) throw new Error(`read ${chart.length} records`)
@@ -149,6 +172,50 @@ export const readScenario: Scenario = async ({ opts, bench, log }) => {
     variant('session', 'emr-vault Session.listRecords (grant check + audit)', () =>
       session.listRecords(patient!.id),
     ),
+    // readChart (services/chart.service.ts) without its check: the same reads of
+    // demographics and records, decoded, and the audit row, in one transaction.
+    variant(
+      'chart-no-check',
+      'emr-vault: Session.readChart without the chart check (+ demographics, audit)',
+      () =>
+        inTransaction(b.db, async (trx) => {
+          const k = await patientFieldKeys(trx, user, pid)
+          const [row] = await selectDeclaredRows(trx, PATIENTS, pid, k, { ids: [pid] }, [
+            'current_key_version',
+          ])
+          if (!row) throw new Error('patient row missing')
+          const records = (await selectDeclaredRows(trx, CLINICAL_RECORDS, pid, k)).map(
+            (r) => decodeDeclaredRow(CLINICAL_RECORDS, r),
+          )
+          patientOf(row, patient!.id)
+          await appendAudit(trx, b.auditKey, {
+            actorUserId: user.userIdBytes,
+            action: 'chart.read',
+            patientId: pid,
+            outcome: 'success',
+            detail: `${records.length} records, state verified`,
+          })
+          return records
+        }),
+    ),
+    variant(
+      'chart',
+      'emr-vault Session.readChart (grant check + chart check + audit)',
+      async () => (await session.readChart(patient!.id)).records as unknown[],
+    ),
+    // The check alone, as readChart makes it, in a read-only transaction of its own.
+    {
+      id: 'check',
+      label: 'the chart check alone: lock state, catalog, envelope headers, MACs',
+      step: () =>
+        inTransaction(b.db, async (trx) => {
+          const state = await lockChartStateForCheck(trx, pid)
+          const tables = await chartTables(trx, declarations)
+          const check = await checkChart(trx, b.auditKey, pid, tables, state)
+          if (!check.recorded || check.findings.length > 0)
+            throw new Error('the chart check did not pass')
+        }),
+    },
   ]
   log(`read: ${opts.reads} reads of a ${opts.chart}-record chart per variant per round`)
   const samples = await interleaveSteps({
@@ -159,6 +226,21 @@ export const readScenario: Scenario = async ({ opts, bench, log }) => {
     units: () => opts.reads,
     log,
   })
+  // One more run of readChart, profiled: where its time goes, by statement.
+  const profile = await profileStatements(async () => {
+    for (let k = 0; k < opts.reads; k++) await session.readChart(patient!.id)
+  })
+  const profileTotal = profile.reduce((sum, p) => sum + p.ms, 0)
+  // The keyed summary of the chart's rows in Node (HKDF, then 3 HMACs per row).
+  const chartRows = await readChartRows(b.db, await chartTables(b.db, declarations), pid)
+  const summaryMs: number[] = []
+  for (let k = 0; k < 200; k++) {
+    const start = performance.now()
+    const key = chartStateKey(b.auditKey)
+    summaryOf(key, pid, chartRows)
+    wipe(key)
+    summaryMs.push(performance.now() - start)
+  }
   session.close()
   return {
     id: 'read',
@@ -174,6 +256,26 @@ export const readScenario: Scenario = async ({ opts, bench, log }) => {
         samples,
         notes: [
           'Session.listRecords appends an audit row (a write and a COMMIT) to every read: HIPAA access logging.',
+          'Session.readChart also reads and opens the demographics (one patients row, 7 envelopes), which listRecords does not.',
+        ],
+      }),
+      compare({
+        id: 'read.chart-state',
+        title: `read ${opts.chart} records of one patient, the chart check alone (the rounds above, against readChart without it)`,
+        unit: 'ms/chart',
+        baseline: 'chart-no-check',
+        variants: variants.filter((v) =>
+          ['chart-no-check', 'chart', 'session', 'check'].includes(v.id),
+        ),
+        samples,
+        notes: [
+          "readChart's check = the state row FOR SHARE, the catalog of declared tables, the envelope headers (IVs) of every row of the patient " +
+            `in each chart table (here ${chartRows.length} rows), and the keyed summary of those rows in Node.`,
+          `The summary in Node, measured alone: ${fmt(median(summaryMs))} ms for ${chartRows.length} rows (median of 200).`,
+          `A profiled extra run of ${opts.reads} readChart: ${fmt(profileTotal / opts.reads)} ms per read: ` +
+            profile.map((p) => `${p.op} ${fmt(p.ms / opts.reads)}`).join(', ') +
+            '. Each is the time from a statement to the next one (the statement, then the Node work after it); ' +
+            '"(start)" is BEGIN and the work before the first statement, and COMMIT is in the last statement\'s time.',
         ],
       }),
     ],

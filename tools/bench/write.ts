@@ -1,12 +1,18 @@
 import { performance } from 'node:perf_hooks'
+import type { Knex } from 'knex'
 import { newRowId, rowIdFromString, rowIdToString } from '../../src/db/row-id.js'
-import { insertDeclaredRow } from '../../src/repositories/declared-rows.repository.js'
+import { deleteChartState } from '../../src/repositories/chart-state.repository.js'
+import {
+  insertDeclaredRow,
+  updateDeclaredRow,
+} from '../../src/repositories/declared-rows.repository.js'
 import { CLINICAL_RECORDS } from '../../src/schema/chart-tables.js'
 import { encodeRow } from '../../src/schema/row-codec.js'
+import { appendAudit, type AuditAction } from '../../src/services/audit.service.js'
 import type { NewClinicalRecord } from '../../src/services/domain.js'
 import { patientFieldKeys } from '../../src/services/patient-access.js'
 import { inTransaction } from '../../src/services/transaction.js'
-import { selectRows } from '../../src/sql/prepared.js'
+import { executeWrite, selectRows } from '../../src/sql/prepared.js'
 import { newAppKey } from './app-gcm.js'
 import type { BenchDb } from './database.js'
 import {
@@ -21,7 +27,13 @@ import {
   sampleRecord,
   vaultRow,
 } from './fixtures.js'
-import { compare, fmt, interleaveSteps, type SteppedVariant } from './harness.js'
+import {
+  compare,
+  fmt,
+  interleaveSteps,
+  profileStatements,
+  type SteppedVariant,
+} from './harness.js'
 import type { Scenario } from './scenario.js'
 
 /** Average stored bytes of a record's four value columns in `table`. */
@@ -39,9 +51,13 @@ async function storedBytes(
   return Number(rows[0]?.n ?? NaN)
 }
 
+/** The variants of the chart-state comparisons, the one without it first (their baseline). */
+const CHART_VARIANTS = ['no-chart', 'unrecorded', 'session']
+
 /**
  * Scenario 1: inserting clinical records (1 KB note + three short fields), one
- * record per statement and in multi-row batches.
+ * record per statement and in multi-row batches; updating one, and what the
+ * chart state adds to each Session write.
  */
 export const writeScenario: Scenario = async ({ opts, bench, log }) => {
   const started = performance.now()
@@ -50,14 +66,30 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
   const { session, user } = await benchSession(b, 'bench-writer')
   const patientId = await session.createPatient(sampleDemographics(0))
   const pid = rowIdFromString(patientId, 'patientId')
+  // A second patient without a chart state, as in a database from before chart
+  // states (until `emr-vault chart baseline`): the writes that skip the chart
+  // state go to this one.
+  const unrecordedId = await session.createPatient(sampleDemographics(1))
+  const upid = rowIdFromString(unrecordedId, 'patientId')
+  await deleteChartState(b.db, upid)
   const author = user.userIdBytes
   const recordRow = (r: NewClinicalRecord) => ({
     ...r,
     kind: 'note',
     authorId: rowIdToString(author),
   })
-  // The session already holds the patient's subkeys (createPatient caches them).
+  // The session already holds the patients' subkeys (createPatient caches them).
   const keys = await patientFieldKeys(b.db, user, pid)
+  const unrecordedKeys = await patientFieldKeys(b.db, user, upid)
+  /** The audit row a Session write appends, without the chart tag (no state moved). */
+  const audit = (trx: Knex.Transaction, action: 'create' | 'update', id: Buffer) =>
+    appendAudit(trx, b.auditKey, {
+      actorUserId: user.userIdBytes,
+      action: CLINICAL_RECORDS.auditActions[action] as AuditAction,
+      patientId: upid,
+      outcome: 'success',
+      detail: `${CLINICAL_RECORDS.name} ${rowIdToString(id)}`,
+    })
   const appKey = newAppKey()
   const n = opts.records
   let counter = 0
@@ -126,8 +158,37 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
         })
       },
     ),
-    one('session', 'emr-vault Session.addRecord (grant check + audit)', (r) =>
-      session.addRecord(patientId, r),
+    // insertRow (services/declared-rows.service.ts) without trackChartChange: the
+    // statements Session.addRecord sent before chart states.
+    one(
+      'no-chart',
+      'emr-vault: Session.addRecord without the chart-state step (same statements otherwise)',
+      (r) => {
+        const { plain, encrypted } = encodeRow(CLINICAL_RECORDS, recordRow(r), false)
+        const id = newRowId()
+        return inTransaction(b.db, async (trx) => {
+          const k = await patientFieldKeys(trx, user, upid, true)
+          await insertDeclaredRow(
+            trx,
+            CLINICAL_RECORDS,
+            { id, patientId: upid },
+            plain,
+            encrypted,
+            k,
+          )
+          await audit(trx, 'create', id)
+        })
+      },
+    ),
+    one(
+      'unrecorded',
+      'emr-vault Session.addRecord, patient without a chart state (not recorded)',
+      (r) => session.addRecord(unrecordedId, r),
+    ),
+    one(
+      'session',
+      'emr-vault Session.addRecord (grant check + chart state + audit)',
+      (r) => session.addRecord(patientId, r),
     ),
   ]
   log(`write, one record per statement: ${n} records per variant per round`)
@@ -177,6 +238,161 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
     log,
   })
 
+  // Updates: each variant amends the title and the note of the records of its
+  // own pool, one record per step, in turn.
+  const poolSize = Math.min(n, 50)
+  const plainPool = Array.from({ length: poolSize }, () => newRowId())
+  await insertRows(
+    b.db,
+    PLAIN_RECORDS,
+    plainPool.map((id) => plainRow(id, pid, author, sampleRecord(counter++))),
+  )
+  const addPool = async (patient: string): Promise<string[]> => {
+    const ids: string[] = []
+    for (let k = 0; k < poolSize; k++)
+      ids.push(await session.addRecord(patient, sampleRecord(counter++)))
+    return ids
+  }
+  const envelopePool = await addPool(unrecordedId)
+  const noChartPool = await addPool(unrecordedId)
+  const unrecordedPool = await addPool(unrecordedId)
+  const sessionPool = await addPool(patientId)
+  type Changes = { title: string; body: string }
+  const amend = (
+    id: string,
+    label: string,
+    pool: readonly string[],
+    update: (recordId: string, changes: Changes) => Promise<unknown>,
+  ): SteppedVariant => {
+    let changes: Changes[] = []
+    return {
+      id,
+      label,
+      prepare: () => {
+        changes = batchOf().map((r) => ({ title: `${r.title}, amended`, body: r.body! }))
+      },
+      step: (_round, i) => update(pool[i % pool.length]!, changes[i]!),
+    }
+  }
+  const found = (ok: boolean) => {
+    if (!ok) throw new Error('the record to update is missing')
+  }
+  const updates: SteppedVariant[] = [
+    amend(
+      'plaintext',
+      'plaintext UPDATE (baseline)',
+      plainPool.map((id) => rowIdToString(id)),
+      async (recordId, c) =>
+        found(
+          (
+            await executeWrite(
+              b.db,
+              b
+                .db(PLAIN_RECORDS)
+                .update({ ...c, updated_at: b.db.raw('CURRENT_TIMESTAMP(3)') })
+                .where({ id: rowIdFromString(recordId, 'id'), patient_id: pid }),
+              'bench update plain',
+            )
+          ).affectedRows === 1,
+        ),
+    ),
+    amend(
+      'envelope',
+      'emr-vault SQL envelope (repository update)',
+      envelopePool,
+      async (recordId, c) => {
+        const { plain, encrypted } = encodeRow(CLINICAL_RECORDS, c, true)
+        const written = await updateDeclaredRow(
+          b.db,
+          CLINICAL_RECORDS,
+          upid,
+          rowIdFromString(recordId, 'id'),
+          plain,
+          encrypted,
+          unrecordedKeys,
+        )
+        found(written.found)
+      },
+    ),
+    // updateRow (services/declared-rows.service.ts) without updateTracked's reads
+    // and trackChartChange: the statements Session.updateRecord sent before chart states.
+    amend(
+      'no-chart',
+      'emr-vault: Session.updateRecord without the chart-state step (same statements otherwise)',
+      noChartPool,
+      (recordId, c) => {
+        const { plain, encrypted } = encodeRow(CLINICAL_RECORDS, c, true)
+        const id = rowIdFromString(recordId, 'id')
+        return inTransaction(b.db, async (trx) => {
+          const k = await patientFieldKeys(trx, user, upid, true)
+          const written = await updateDeclaredRow(
+            trx,
+            CLINICAL_RECORDS,
+            upid,
+            id,
+            plain,
+            encrypted,
+            k,
+          )
+          found(written.found)
+          await audit(trx, 'update', id)
+        })
+      },
+    ),
+    amend(
+      'unrecorded',
+      'emr-vault Session.updateRecord, patient without a chart state (not recorded)',
+      unrecordedPool,
+      (recordId, c) => session.updateRecord(unrecordedId, recordId, c),
+    ),
+    amend(
+      'session',
+      'emr-vault Session.updateRecord (grant check + chart state + audit)',
+      sessionPool,
+      (recordId, c) => session.updateRecord(patientId, recordId, c),
+    ),
+  ]
+  log(`update, one record per statement: ${n} updates per variant per round`)
+  const updateSamples = await interleaveSteps({
+    variants: updates,
+    rounds: opts.rounds,
+    warmup: opts.warmup,
+    steps: () => n,
+    units: () => n,
+    log,
+  })
+
+  // One more run of each Session write, profiled: where its time goes, by statement.
+  const profiled = Math.min(n, 100)
+  const profileOf = async (work: (k: number) => Promise<unknown>): Promise<string> => {
+    const profile = await profileStatements(async () => {
+      for (let k = 0; k < profiled; k++) await work(k)
+    })
+    const total = profile.reduce((sum, p) => sum + p.ms, 0)
+    return (
+      `${fmt(total / profiled)} ms per write: ` +
+      profile.map((p) => `${p.op} ${fmt(p.ms / profiled)}`).join(', ')
+    )
+  }
+  const addProfile = await profileOf(() =>
+    session.addRecord(patientId, sampleRecord(counter++)),
+  )
+  const updateProfile = await profileOf((k) => {
+    const r = sampleRecord(counter++)
+    return session.updateRecord(patientId, sessionPool[k % poolSize]!, {
+      title: `${r.title}, amended`,
+      body: r.body!,
+    })
+  })
+  const profileNote = (what: string, line: string) =>
+    `A profiled extra run of ${profiled} ${what} (patient with a chart state): ${line}. ` +
+    'Each is the time from a statement to the next one (the statement, then the Node work after it); ' +
+    '"(start)" is BEGIN and the work before the first statement, and COMMIT is in the last statement\'s time.'
+  const chartNotes = [
+    '"without the chart-state step" sends what the Session sent before chart states, to a second patient that has no chart state; ' +
+      '"without a chart state" is the Session call on that patient: the state row is looked for (SELECT … FOR UPDATE, none) and nothing else is done.',
+  ]
+
   const [plainBytes, appBytes, vaultBytes] = await Promise.all([
     storedBytes(b, PLAIN_RECORDS, ['occurred_on', 'title', 'code', 'body']),
     storedBytes(b, APP_RECORDS, ['occurred_on_ct', 'title_ct', 'code_ct', 'body_ct']),
@@ -190,7 +406,7 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
   session.close()
   return {
     id: 'write',
-    title: `Write: insert clinical records (1 KB note + 3 short fields), ${n} per variant per round`,
+    title: `Write: insert and update clinical records (1 KB note + 3 short fields), ${n} per variant per round`,
     kdf: 'TEST_KDF_POLICY',
     comparisons: [
       compare({
@@ -201,8 +417,39 @@ export const writeScenario: Scenario = async ({ opts, bench, log }) => {
         variants: single,
         samples: singleSamples,
         notes: [
-          'Session.addRecord = grant check (SELECT … FOR SHARE) + INSERT + audit append (lock head, INSERT, UPDATE) + COMMIT.',
+          'Session.addRecord = grant check (SELECT … FOR SHARE) + INSERT + chart state (SELECT … FOR UPDATE, UPDATE) + audit append (lock head, INSERT, UPDATE) + COMMIT.',
         ],
+      }),
+      compare({
+        id: 'write.chart',
+        title:
+          'one record per INSERT, the chart state alone (the rounds above, against the same write without it)',
+        unit: 'ms/record',
+        baseline: 'no-chart',
+        variants: single.filter((v) => CHART_VARIANTS.includes(v.id)),
+        samples: singleSamples,
+        notes: [...chartNotes, profileNote('Session.addRecord', addProfile)],
+      }),
+      compare({
+        id: 'write.update',
+        title: 'update one record (title + 1 KB note), one per UPDATE',
+        unit: 'ms/record',
+        baseline: 'plaintext',
+        variants: updates,
+        samples: updateSamples,
+        notes: [
+          "Session.updateRecord = grant check (SELECT … FOR SHARE) + the row's IVs (SELECT … FOR UPDATE) + UPDATE + chart state (SELECT … FOR UPDATE, UPDATE) + audit append + COMMIT.",
+        ],
+      }),
+      compare({
+        id: 'write.update-chart',
+        title:
+          'update one record, the chart state alone (the rounds above, against the same update without it)',
+        unit: 'ms/record',
+        baseline: 'no-chart',
+        variants: updates.filter((v) => CHART_VARIANTS.includes(v.id)),
+        samples: updateSamples,
+        notes: [...chartNotes, profileNote('Session.updateRecord', updateProfile)],
       }),
       compare({
         id: 'write.batched',
