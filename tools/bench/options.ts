@@ -100,7 +100,7 @@ const QUICK: typeof FULL = {
   searchSizes: [1000, 5000],
   searchPatients: 20,
   searches: 5,
-  baselinePatients: 200,
+  baselinePatients: 60,
   baselineRecordsPerPatient: 5,
 }
 
@@ -117,7 +117,8 @@ Writes bench-results/bench-<time>.json and .svg (and latest.json / latest.svg).
   --batch N               write: rows per multi-row INSERT (full ${FULL.batch})
   --chart N               read: records in the chart (${FULL.chart})
   --reads N               read: chart reads per variant per round (full ${FULL.reads}); declared: as many
-                          50-row pages and three times as many single-row reads
+                          50-row pages and three times as many single-row reads; chart-baseline:
+                          as many reads of patients not yet recorded
   --grants A,B,…          password change: grant counts (full ${FULL.grants.join(',')})
   --grantees N            grant: users one patient is granted to (full ${FULL.grantees})
   --rotate-values N       rotate: envelope values of the one patient (full ${FULL.rotateValues})
