@@ -435,6 +435,21 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
       [['audit', 'export', '--format', 'xml'], 2, /--format must be csv or jsonl/],
       [['audit', 'export', '--to', '31/12/2026'], 2, /--to must be a date/],
       [['doctor', '--app-user', '@host'], 2, /--app-user must be an account/],
+      [['search', 'reindex', '--as', 'a'], 2, /--recovery-key is required/],
+      [
+        [
+          'search',
+          'reindex',
+          '--as',
+          'a',
+          '--recovery-key',
+          keyFile,
+          '--tables',
+          'no-such.js',
+        ],
+        2,
+        /--tables no-such.js does not exist/,
+      ],
       [
         ['convert', 'plaintext', '--tables', 'no-such.js'],
         2,
