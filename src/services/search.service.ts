@@ -180,7 +180,9 @@ export async function searchRows<Row>(
       const byPatient = new Map<string, Buffer[]>()
       for (const c of candidates) {
         const pid = rowIdToString(c.patient_id)
-        byPatient.set(pid, [...(byPatient.get(pid) ?? []), c.id])
+        const ids = byPatient.get(pid)
+        if (ids) ids.push(c.id)
+        else byPatient.set(pid, [c.id])
       }
       const grants = await findCurrentGrants(
         trx,

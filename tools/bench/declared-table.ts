@@ -13,12 +13,7 @@ import { decodeDeclaredRow } from '../../src/services/declared-rows.service.js'
 import { patientFieldKeys } from '../../src/services/patient-access.js'
 import { inTransaction } from '../../src/services/transaction.js'
 import type { SqlFieldKeys } from '../../src/sql/envelope-sql.js'
-import {
-  executeWrite,
-  observeStatements,
-  selectRows,
-  type Executor,
-} from '../../src/sql/prepared.js'
+import { executeWrite, selectRows, type Executor } from '../../src/sql/prepared.js'
 import {
   BENCH_MEDICATIONS,
   createDeclaredBenchTables,
@@ -48,6 +43,7 @@ import {
   percentile,
   type Comparison,
   type SteppedVariant,
+  statementsOf,
 } from './harness.js'
 import type { Scenario } from './scenario.js'
 
@@ -297,19 +293,6 @@ export const declaredTableScenario: Scenario = async ({ opts, bench, log }) => {
     )
   ).map((r) => r.id)
 
-  // What each public call sends to the server, counted once through the statement seam.
-  const statementsOf = async (call: () => Promise<unknown>): Promise<string> => {
-    const seen: string[] = []
-    observeStatements((e) => {
-      seen.push(e.operation)
-    })
-    try {
-      await call()
-    } finally {
-      observeStatements(undefined)
-    }
-    return `${seen.length} statements (${seen.join(', ')}) + BEGIN/COMMIT`
-  }
   const statements = {
     get: await statementsOf(() => repo.get(readPatient, rowIdToString(vaultIds[0]!))),
     list: await statementsOf(() =>

@@ -252,3 +252,17 @@ export async function profileStatements(
   }
   return [...totals].map(([op, t]) => ({ op, ...t })).sort((a, b) => b.ms - a.ms)
 }
+
+/** What `call` sends to the server, counted once through the statement seam. */
+export async function statementsOf(call: () => Promise<unknown>): Promise<string> {
+  const seen: string[] = []
+  observeStatements((e) => {
+    seen.push(e.operation)
+  })
+  try {
+    await call()
+  } finally {
+    observeStatements(undefined)
+  }
+  return `${seen.length} statements (${seen.join(', ')}) + BEGIN/COMMIT`
+}

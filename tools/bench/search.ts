@@ -9,12 +9,7 @@ import { PATIENTS } from '../../src/schema/chart-tables.js'
 import { deriveTableIndexKeys, indexColumnValues } from '../../src/schema/index-values.js'
 import type { Demographics } from '../../src/services/domain.js'
 import { inTransaction } from '../../src/services/transaction.js'
-import {
-  executeWrite,
-  observeStatements,
-  selectRows,
-  type Executor,
-} from '../../src/sql/prepared.js'
+import { executeWrite, selectRows, type Executor } from '../../src/sql/prepared.js'
 import { benchSession, insertRows } from './fixtures.js'
 import {
   compare,
@@ -23,6 +18,7 @@ import {
   percentile,
   type Comparison,
   type SteppedVariant,
+  statementsOf,
 } from './harness.js'
 import type { Scenario } from './scenario.js'
 
@@ -382,19 +378,6 @@ export const searchScenario: Scenario = async ({ opts, bench, log }) => {
     people.map((p, i) => plainRow(realIds[i]!, actor, p)),
   )
 
-  // What each public search sends to the server, counted once through the statement seam.
-  const statementsOf = async (call: () => Promise<unknown>): Promise<string> => {
-    const seen: string[] = []
-    observeStatements((e) => {
-      seen.push(e.operation)
-    })
-    try {
-      await call()
-    } finally {
-      observeStatements(undefined)
-    }
-    return `${seen.length} statements (${seen.join(', ')}) + BEGIN/COMMIT`
-  }
   const statements = {
     exact: await statementsOf(() =>
       session.searchPatients('byNationalId', { nationalId: people[0]!.nationalId }),
