@@ -54,14 +54,20 @@ export async function readAuditHead(
   return rows[0]
 }
 
-export async function insertAuditRow(
+/**
+ * The rows of one append, in seq order, as one multi-row INSERT: a batch costs
+ * one round trip however many acts it records.
+ *
+ * INSERT INTO audit_log (seq, occurred_at, …, mac) VALUES (?, ?, …, ?), (?, ?, …, ?)
+ */
+export async function insertAuditRows(
   trx: Knex.Transaction,
   tables: AuditTables,
-  row: NewAuditLogRow,
+  rows: readonly NewAuditLogRow[],
 ): Promise<void> {
   await executeWrite(
     trx,
-    trx(tables.log).insert({ ...row, seq: seqValue(row.seq) }),
+    trx(tables.log).insert(rows.map((row) => ({ ...row, seq: seqValue(row.seq) }))),
     'append audit row',
   )
 }

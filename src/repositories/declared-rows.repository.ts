@@ -81,6 +81,105 @@ export async function selectDeclaredRows(
   query: RowQuery = {},
   extraColumns: readonly string[] = [],
 ): Promise<OpenedRow[]> {
+  const rows = await selectRows<OpenedRow>(
+    db,
+    declaredRowsQuery(db, decl, patientId, keys, query, extraColumns),
+    `read ${decl.name}`,
+  )
+  return rows.map((row) => decodeRow(decl, row))
+}
+
+/** Rows of one patient to open: `ids` of that patient, with its keys. */
+export interface PatientRows {
+  readonly patientId: Buffer
+  readonly keys: SqlFieldKeys
+  readonly ids: readonly Buffer[]
+}
+
+/**
+ * The given rows of several patients, each opened with its own patient's keys,
+ * in one statement (a search's stage two): a branch per patient.
+ *
+ * (SELECT … FROM `t` AS t WHERE t.patient_id = ? AND t.id IN (?, …))
+ * UNION ALL (SELECT … FROM `t` AS t WHERE t.patient_id = ? AND t.id IN (?, …)) …
+ *
+ * Each shape is a prepared statement of its own on the server, whose count is
+ * capped for every client (max_prepared_stmt_count), so the shapes are few: the
+ * id lists are padded to one power-of-two length (the last id repeated, which
+ * adds no row) and the branches to a power-of-two count (branches for the nil
+ * patient id, which no patient has). Rows come back in `patients` order, then
+ * by creation.
+ */
+export async function selectRowsOfPatients(
+  db: Executor,
+  decl: TableDeclaration,
+  patients: readonly PatientRows[],
+  extraColumns: readonly string[] = [],
+): Promise<OpenedRow[]> {
+  if (patients.length === 0) return []
+  const idsLength = powerOfTwoAtLeast(Math.max(...patients.map((p) => p.ids.length)))
+  const last = patients.at(-1)!
+  const padded = [
+    ...patients,
+    ...Array<PatientRows>(powerOfTwoAtLeast(patients.length) - patients.length).fill({
+      ...last,
+      patientId: NIL_ID,
+    }),
+  ]
+  const branches = padded.map((p) =>
+    declaredRowsQuery(
+      db,
+      decl,
+      p.patientId,
+      p.keys,
+      { ids: [...p.ids, ...Array<Buffer>(idsLength - p.ids.length).fill(p.ids.at(-1)!)] },
+      extraColumns,
+      false,
+    ),
+  )
+  const statement =
+    branches.length === 1 ? branches[0]! : (db as Knex).unionAll(branches, true)
+  const rows = await selectRows<OpenedRow>(db, statement, `read ${decl.name}`)
+  const order = new Map(patients.map((p, i) => [p.patientId.toString('hex'), i]))
+  const position = (row: OpenedRow) =>
+    order.get((row[decl.patientColumn] as Buffer).toString('hex'))!
+  return rows
+    .map((row) => decodeRow(decl, row))
+    .sort(
+      (a, b) =>
+        position(a) - position(b) ||
+        (a['created_at'] as Date).getTime() - (b['created_at'] as Date).getTime() ||
+        Buffer.compare(a.id, b.id),
+    )
+}
+
+const NIL_ID = Buffer.alloc(16)
+
+function powerOfTwoAtLeast(n: number): number {
+  return 2 ** Math.ceil(Math.log2(Math.max(n, 1)))
+}
+
+function decodeRow(decl: TableDeclaration, row: OpenedRow): OpenedRow {
+  return {
+    ...row,
+    ...decodeColumns(
+      decl.name,
+      row,
+      decl.encryptedFields.map((f) => f.column),
+    ),
+  }
+}
+
+/** `ordered` false: a branch of a UNION, where ORDER BY without LIMIT means nothing. */
+function declaredRowsQuery(
+  db: Executor,
+  decl: TableDeclaration,
+  patientId: Buffer,
+  keys: SqlFieldKeys,
+  query: RowQuery,
+  extraColumns: readonly string[],
+  ordered = true,
+): Knex.QueryBuilder {
   const encryptedColumns = decl.encryptedFields.map((f) => f.column)
   const plainColumns = [
     ...new Set([
@@ -104,6 +203,7 @@ export async function selectDeclaredRows(
     else if (Array.isArray(filter.value)) q.whereIn(column, filter.value)
     else q.where(column, filter.value as Knex.Value)
   }
+  if (!ordered) return q
   const order = query.order ?? { column: 'created_at', direction: 'asc' }
   const o = `t.${order.column}`
   if (query.after) {
@@ -120,11 +220,7 @@ export async function selectDeclaredRows(
     { column: 't.id', order: order.direction },
   ])
   if (query.limit !== undefined) q.limit(query.limit)
-  const rows = await selectRows<OpenedRow>(db, q, `read ${decl.name}`)
-  return rows.map((row) => ({
-    ...row,
-    ...decodeColumns(decl.name, row, encryptedColumns),
-  }))
+  return q
 }
 
 /**

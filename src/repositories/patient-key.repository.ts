@@ -90,6 +90,35 @@ function currentGrants(db: Executor): Knex.QueryBuilder {
 }
 
 /**
+ * The user's current grants as a derived table (a search joins it to the rows
+ * its index found):
+ *
+ * SELECT g.patient_id, g.key_version, g.user_id, g.sealed_key, g.granted_by,
+ *        g.granted_at, g.expires_at
+ * FROM patient_key_grants g JOIN patients p ON … current version JOIN users u ON u.id = g.user_id
+ * WHERE (g.expires_at IS NULL OR g.expires_at > CURRENT_TIMESTAMP(3))
+ *   AND u.disabled_at IS NULL AND g.user_id = ?
+ */
+export function currentGrantsOfUser(db: Executor, userId: Buffer): Knex.QueryBuilder {
+  return currentGrants(db)
+    .join('users as u', 'u.id', 'g.user_id')
+    .whereNull('u.disabled_at')
+    .where('g.user_id', userId)
+    .select(GRANT_COLUMNS.map((c) => `g.${c}`))
+}
+
+/** The columns of a grant row ({@link PatientKeyGrantRow}). */
+export const GRANT_COLUMNS = [
+  'patient_id',
+  'key_version',
+  'user_id',
+  'sealed_key',
+  'granted_by',
+  'granted_at',
+  'expires_at',
+] as const
+
+/**
  * The user's grant for the patient's *current* key version, if the user exists
  * and is not disabled. `forShare`
  * locks the patient row against a concurrent rotation for the rest of the
@@ -110,33 +139,6 @@ export async function findCurrentGrant(
   if (forShare) query.forShare()
   const rows = await selectRows<PatientKeyGrantRow>(db, query, 'find grant')
   return rows[0]
-}
-
-/**
- * The user's current grants among `patientIds` (a search's candidates): one
- * statement for them all, checked as findCurrentGrant checks one.
- */
-export async function findCurrentGrants(
-  db: Executor,
-  patientIds: readonly Buffer[],
-  userId: Buffer,
-): Promise<PatientKeyGrantRow[]> {
-  if (patientIds.length === 0) return []
-  // Padded to a power of two (the last id repeated): each IN-list length is a
-  // prepared statement of its own on the server, whose count is capped for
-  // every client (max_prepared_stmt_count); so at most 11 for up to 1,024 ids.
-  const size = 2 ** Math.ceil(Math.log2(patientIds.length))
-  const padded = [
-    ...patientIds,
-    ...Array<Buffer>(size - patientIds.length).fill(patientIds.at(-1)!),
-  ]
-  const query = currentGrants(db)
-    .join('users as u', 'u.id', 'g.user_id')
-    .whereNull('u.disabled_at')
-    .select('g.*')
-    .where('g.user_id', userId)
-    .whereIn('g.patient_id', padded)
-  return selectRows<PatientKeyGrantRow>(db, query, 'find grants')
 }
 
 /** Everyone holding a grant for the patient's current key version. */

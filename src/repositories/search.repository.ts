@@ -2,6 +2,8 @@ import type { Knex } from 'knex'
 import type { TableDeclaration } from '../schema/define-table.js'
 import type { DeclaredIndex } from '../schema/search-indexes.js'
 import { selectRows, type Executor } from '../sql/prepared.js'
+import { currentGrantsOfUser, GRANT_COLUMNS } from './patient-key.repository.js'
+import type { PatientKeyGrantRow } from './patient-key.row.js'
 
 /** A row an index lookup found: its id and its patient's. */
 export interface CandidateRow {
@@ -31,18 +33,60 @@ export function candidateRowsQuery(
     .limit(limit)
 }
 
-export function findCandidateRows(
+/** A row stage one found, with the searching user's current grant for its patient, if any. */
+export interface CandidateWithGrant extends CandidateRow {
+  /** Null when the user holds no current grant for the row's patient. */
+  grant: PatientKeyGrantRow | null
+}
+
+/**
+ * Stage one and the grant lookup in one statement: the candidate rows, each
+ * with the user's current grant for its patient (NULLs where there is none).
+ *
+ * SELECT t.id, t.<patient column> AS patient_id, g.key_version AS grant_key_version, …
+ * FROM `t` AS t LEFT JOIN (<currentGrantsOfUser>) AS g ON g.patient_id = t.<patient column>
+ * WHERE t.bidx_<index> IN (?, ?) ORDER BY t.id LIMIT ?
+ */
+export function candidatesWithGrantsQuery(
+  db: Knex,
+  decl: TableDeclaration,
+  index: DeclaredIndex,
+  values: readonly (Buffer | number)[],
+  userId: Buffer,
+  limit: number,
+): Knex.QueryBuilder {
+  return candidateRowsQuery(db, decl, index, values, limit)
+    .leftJoin(
+      currentGrantsOfUser(db, userId).as('g'),
+      'g.patient_id',
+      `t.${decl.patientColumn}`,
+    )
+    .select(GRANT_COLUMNS.map((c) => `g.${c} as grant_${c}`))
+}
+
+export async function findCandidatesWithGrants(
   db: Executor,
   decl: TableDeclaration,
   index: DeclaredIndex,
   values: readonly (Buffer | number)[],
+  userId: Buffer,
   limit: number,
-): Promise<CandidateRow[]> {
-  return selectRows<CandidateRow>(
+): Promise<CandidateWithGrant[]> {
+  const rows = await selectRows<Record<string, unknown> & CandidateRow>(
     db,
-    candidateRowsQuery(db as Knex, decl, index, values, limit),
+    candidatesWithGrantsQuery(db as Knex, decl, index, values, userId, limit),
     `search ${decl.name}`,
   )
+  return rows.map((row) => ({
+    id: row.id,
+    patient_id: row.patient_id,
+    grant:
+      row['grant_sealed_key'] == null
+        ? null
+        : (Object.fromEntries(
+            GRANT_COLUMNS.map((c) => [c, row[`grant_${c}`]]),
+          ) as unknown as PatientKeyGrantRow),
+  }))
 }
 
 /**

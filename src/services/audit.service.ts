@@ -10,7 +10,7 @@ import { IntegrityError, ValidationError } from '../errors/index.js'
 import {
   advanceAuditHead,
   findAuditRows,
-  insertAuditRow,
+  insertAuditRows,
   lockAuditHead,
 } from '../repositories/audit-log.repository.js'
 import {
@@ -18,6 +18,7 @@ import {
   type AuditLogRow,
   type AuditOutcome,
   type AuditTables,
+  type NewAuditLogRow,
 } from '../repositories/audit-log.row.js'
 import {
   checkAction,
@@ -115,6 +116,25 @@ export async function appendAudit(
   event: AuditEvent,
   tables?: AuditTables,
 ): Promise<string> {
+  const [seq] = await appendAudits(trx, auditKey, [event], tables)
+  return seq!
+}
+
+/**
+ * Appends several events to the audit chain at once, in order, and returns
+ * their seqs: one head lock, one multi-row INSERT and one head UPDATE for the
+ * lot, where an append each would cost three statements each (a search that
+ * returns five patients records six acts). Every event is checked before
+ * anything is written; the rules of {@link appendAudit} apply (last in the
+ * transaction, the head's MAC checked first). The rows share one `occurred_at`:
+ * they are one moment of one transaction.
+ */
+export async function appendAudits(
+  trx: Knex.Transaction,
+  auditKey: Buffer,
+  events: readonly AuditEvent[],
+  tables?: AuditTables,
+): Promise<string[]> {
   checkAuditKey(auditKey)
   if (typeof trx !== 'function' || trx.isTransaction !== true) {
     throw new ValidationError(
@@ -123,19 +143,15 @@ export async function appendAudit(
     )
   }
   const names = checkTables(tables)
-  const e = requireObject(event, 'event')
-  const fields = {
-    actorUserId: checkOptionalId(e['actorUserId'], 'actorUserId'),
-    action: checkAction(e['action'], 'action'),
-    patientId: checkOptionalId(e['patientId'], 'patientId'),
-    targetUserId: checkOptionalId(e['targetUserId'], 'targetUserId'),
-    outcome: checkOutcome(e['outcome'], 'outcome'),
-    reason: checkReason(e['reason']),
-    detail: checkDetail(e['detail']),
+  if (!Array.isArray(events) || events.length === 0) {
+    throw new ValidationError('events', 'must be a non-empty array of audit events')
   }
+  const checked = events.map(checkEvent)
   // The chart state this transaction moved for the patient, if any (chart-tags.ts).
-  const tag = takeChartTag(trx, fields.patientId)
-  if (tag) fields.detail = checkDetail(withChartTag(fields.detail, tag))
+  for (const fields of checked) {
+    const tag = takeChartTag(trx, fields.patientId)
+    if (tag) fields.detail = checkDetail(withChartTag(fields.detail, tag))
+  }
 
   const head = await lockAuditHead(trx, names)
   if (!head) throw new IntegrityError(`the audit chain head (${names.head}) is missing`)
@@ -150,24 +166,25 @@ export async function appendAudit(
     )
   }
 
-  const seq = lastSeq + 1n
-  const row = {
-    seq,
-    occurred_at: head.now,
-    actor_user_id: fields.actorUserId,
-    action: fields.action,
-    patient_id: fields.patientId,
-    target_user_id: fields.targetUserId,
-    outcome: fields.outcome,
-    reason: fields.reason,
-    detail: fields.detail,
-  }
-  const mac = auditRowMac(auditKey, head.last_mac, {
-    ...fields,
-    seq,
-    occurredAt: head.now,
+  let seq = lastSeq
+  let mac = head.last_mac
+  const rows: NewAuditLogRow[] = checked.map((fields) => {
+    seq += 1n
+    mac = auditRowMac(auditKey, mac, { ...fields, seq, occurredAt: head.now })
+    return {
+      seq,
+      occurred_at: head.now,
+      actor_user_id: fields.actorUserId,
+      action: fields.action,
+      patient_id: fields.patientId,
+      target_user_id: fields.targetUserId,
+      outcome: fields.outcome,
+      reason: fields.reason,
+      detail: fields.detail,
+      mac,
+    }
   })
-  await insertAuditRow(trx, names, { ...row, mac })
+  await insertAuditRows(trx, names, rows)
   const advanced = await advanceAuditHead(trx, names, lastSeq, {
     lastSeq: seq,
     lastMac: mac,
@@ -175,7 +192,21 @@ export async function appendAudit(
   })
   // Cannot happen while we hold the lock; if it does, the transaction must not commit.
   if (!advanced) throw new IntegrityError('the audit chain head moved while locked')
-  return seq.toString()
+  return rows.map((row) => row.seq.toString())
+}
+
+/** An event's fields, checked. */
+function checkEvent(event: AuditEvent) {
+  const e = requireObject(event, 'event')
+  return {
+    actorUserId: checkOptionalId(e['actorUserId'], 'actorUserId'),
+    action: checkAction(e['action'], 'action'),
+    patientId: checkOptionalId(e['patientId'], 'patientId'),
+    targetUserId: checkOptionalId(e['targetUserId'], 'targetUserId'),
+    outcome: checkOutcome(e['outcome'], 'outcome'),
+    reason: checkReason(e['reason']),
+    detail: checkDetail(e['detail']),
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import {
   NotFoundError,
   RateLimitError,
 } from '../errors/index.js'
-import { appendAudit, type AuditEvent } from './audit.service.js'
+import { appendAudit, appendAudits, type AuditEvent } from './audit.service.js'
 import { inTransaction } from './transaction.js'
 import type { VaultContext } from './vault-context.js'
 
@@ -15,7 +15,9 @@ export type AuditedAct = Omit<AuditEvent, 'outcome'>
 /**
  * Runs `work` in one transaction and appends its audit row LAST in the same
  * transaction (docs/concepts.md: the act and its record commit together).
- * `describe` may add facts known only at the end (e.g. `v1->v2`).
+ * `describe` may add facts known only at the end (e.g. `v1->v2`); `record`
+ * queues further acts of the same transaction (a search's read of each patient
+ * it returns), appended with the act's row in one batch, before it.
  * A refused act (AccessDeniedError: outcome `denied`), an integrity failure or
  * an act on something that is not there (NotFoundError: outcome `failure`, the
  * detail `integrity` or `not_found`), or one over its rate limit
@@ -27,17 +29,17 @@ export type AuditedAct = Omit<AuditEvent, 'outcome'>
 export async function auditedTransaction<T>(
   ctx: VaultContext,
   act: AuditedAct,
-  work: (trx: Knex.Transaction) => Promise<T>,
+  work: (trx: Knex.Transaction, record: (event: AuditEvent) => void) => Promise<T>,
   describe?: (result: T) => Partial<AuditedAct>,
 ): Promise<T> {
   try {
     return await inTransaction(ctx.db, async (trx) => {
-      const result = await work(trx)
-      await appendAudit(trx, ctx.auditKey, {
-        ...act,
-        ...describe?.(result),
-        outcome: 'success',
-      })
+      const recorded: AuditEvent[] = []
+      const result = await work(trx, (event) => void recorded.push(event))
+      await appendAudits(trx, ctx.auditKey, [
+        ...recorded,
+        { ...act, ...describe?.(result), outcome: 'success' },
+      ])
       return result
     })
   } catch (err) {

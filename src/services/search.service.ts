@@ -1,8 +1,8 @@
-import { rowIdFromString, rowIdToString } from '../db/row-id.js'
+import { rowIdToString } from '../db/row-id.js'
 import { AccessDeniedError, ValidationError } from '../errors/index.js'
-import { findCurrentGrants } from '../repositories/patient-key.repository.js'
-import { selectDeclaredRows } from '../repositories/declared-rows.repository.js'
-import { findCandidateRows } from '../repositories/search.repository.js'
+import { selectRowsOfPatients } from '../repositories/declared-rows.repository.js'
+import type { PatientKeyGrantRow } from '../repositories/patient-key.row.js'
+import { findCandidatesWithGrants } from '../repositories/search.repository.js'
 import { lockUserById } from '../repositories/user.repository.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import { partsOf, searchValueOf } from '../schema/index-values.js'
@@ -157,18 +157,19 @@ export async function searchRows<Row>(
   return auditedTransaction(
     ctx,
     act,
-    async (trx) => {
+    async (trx, record) => {
       // Locked: concurrent searches of one user count their allowance in turn.
       const me = await lockUserById(trx, user.userIdBytes)
       if (!me || me.disabled_at !== null) {
         throw new AccessDeniedError('search needs an enabled user')
       }
       await takeSearchAllowance(trx, ctx, user)
-      const candidates = await findCandidateRows(
+      const candidates = await findCandidatesWithGrants(
         trx,
         decl,
         index,
         lookups,
+        user.userIdBytes,
         MAX_SEARCH_CANDIDATES + 1,
       )
       if (candidates.length > MAX_SEARCH_CANDIDATES) {
@@ -177,44 +178,41 @@ export async function searchRows<Row>(
           `matches more than ${MAX_SEARCH_CANDIDATES} rows of ${decl.name} by ${index.name}: give a narrower search`,
         )
       }
-      const byPatient = new Map<string, Buffer[]>()
+      // Per patient: the candidate row ids, and the user's grant (null: none).
+      const byPatient = new Map<
+        string,
+        { ids: Buffer[]; grant: PatientKeyGrantRow | null }
+      >()
       for (const c of candidates) {
         const pid = rowIdToString(c.patient_id)
-        const ids = byPatient.get(pid)
-        if (ids) ids.push(c.id)
-        else byPatient.set(pid, [c.id])
+        const found = byPatient.get(pid)
+        if (found) found.ids.push(c.id)
+        else byPatient.set(pid, { ids: [c.id], grant: c.grant })
       }
-      const grants = await findCurrentGrants(
-        trx,
-        [...byPatient.keys()].map((id) => rowIdFromString(id, 'patientId')),
-        user.userIdBytes,
-      )
-      grants.sort((a, b) => Buffer.compare(a.patient_id, b.patient_id))
+      const granted = [...byPatient.values()]
+        .filter((p) => p.grant !== null)
+        .sort((a, b) => Buffer.compare(a.grant!.patient_id, b.grant!.patient_id))
+      const toOpen = []
+      for (const { ids, grant } of granted) {
+        toOpen.push({
+          patientId: grant!.patient_id,
+          keys: await fieldKeysOfGrant(user, grant!),
+          ids,
+        })
+      }
       const rows: Row[] = []
-      const read: Buffer[] = []
-      for (const grant of grants) {
-        const ids = byPatient.get(rowIdToString(grant.patient_id))!
-        byPatient.delete(rowIdToString(grant.patient_id))
-        const keys = await fieldKeysOfGrant(user, grant)
-        const opened = await selectDeclaredRows(
-          trx,
-          decl,
-          grant.patient_id,
-          keys,
-          { ids },
-          extraColumns,
-        )
-        const before = rows.length
-        for (const row of opened) {
-          const decoded = toRow(row)
-          if (sameParts(partsOf(index, decoded as Record<string, unknown>), wanted)) {
-            rows.push(decoded)
-          } else dropped++
-        }
-        if (rows.length > before) read.push(grant.patient_id)
+      const read = new Set<string>()
+      for (const row of await selectRowsOfPatients(trx, decl, toOpen, extraColumns)) {
+        const decoded = toRow(row)
+        if (sameParts(partsOf(index, decoded as Record<string, unknown>), wanted)) {
+          rows.push(decoded)
+          read.add(rowIdToString(row[decl.patientColumn] as Buffer))
+        } else dropped++
       }
-      for (const patientId of read) {
-        await appendAudit(trx, ctx.auditKey, {
+      for (const { grant } of granted) {
+        const patientId = grant!.patient_id
+        if (!read.has(rowIdToString(patientId))) continue
+        record({
           actorUserId: user.userIdBytes,
           action: decl.auditActions.read as AuditAction,
           patientId,
@@ -222,7 +220,7 @@ export async function searchRows<Row>(
           detail: `${decl.name} via search ${index.name}`,
         })
       }
-      const outside = [...byPatient.keys()]
+      const outside = [...byPatient].filter(([, p]) => p.grant === null).map(([id]) => id)
       const registrar = me.roles.split(',').includes('registrar')
       return {
         index: index.name,

@@ -9,6 +9,7 @@ import {
 import type { AuditTables } from '../../src/repositories/audit-log.row.js'
 import {
   appendAudit,
+  appendAudits,
   auditReport,
   verifyAuditChain,
   type AuditEvent,
@@ -498,5 +499,71 @@ describe('audit head: appendAudit refuses a head it cannot authenticate', () => 
       db.transaction((trx) => appendAudit(trx, randomBytes(32), eventFor(5), tables)),
     ).to.be.rejectedWith(IntegrityError)
     expect(await verifyAuditChain(db, key, { tables })).to.include({ ok: true, rows: 5 })
+  })
+})
+
+describe('audit chain: a batch of events in one append (private tables)', () => {
+  const key = randomBytes(32)
+  let db: Knex
+  let tables: AuditTables
+
+  before(async () => {
+    db = testDb()
+    tables = await createPrivateAuditTables(db, 'batch')
+  })
+
+  after(async () => {
+    await dropPrivateAuditTables(db, tables)
+  })
+
+  it('appends the events in order as consecutive seqs, one moment, each MAC chained to the one before', async () => {
+    await appendEvents(db, key, tables, 2)
+    const events = [2, 3, 4].map(eventFor)
+    const seqs = await db.transaction((trx) => appendAudits(trx, key, events, tables))
+    expect(seqs).to.deep.equal(['3', '4', '5'])
+    const rows = await allRows(db, tables)
+    expect(rows.map((r) => r.action)).to.deep.equal(
+      [0, 1, 2, 3, 4].map((i) => eventFor(i).action),
+    )
+    expect(new Set(rows.slice(2).map((r) => r.occurred_at.getTime())).size).to.equal(1)
+    for (const [i, row] of rows.entries()) {
+      if (i < 2) continue
+      const e = eventFor(i)
+      expect(row.mac).to.deep.equal(
+        auditRowMac(key, rows[i - 1]!.mac, {
+          seq: BigInt(i + 1),
+          occurredAt: row.occurred_at,
+          actorUserId: e.actorUserId,
+          action: e.action,
+          patientId: e.patientId ?? null,
+          targetUserId: e.targetUserId ?? null,
+          outcome: e.outcome,
+          reason: e.reason ?? null,
+          detail: e.detail ?? null,
+        }),
+      )
+    }
+    expect(await headRow(db, tables)).to.deep.include({
+      last_seq: '5',
+      last_mac: rows[4]!.mac,
+      head_mac: auditHeadMac(key, 5n, rows[4]!.mac),
+    })
+    expect(await verifyAuditChain(db, key, { tables })).to.include({ ok: true, rows: 5 })
+  })
+
+  it('one bad event anywhere in the batch is a ValidationError and writes none of them', async () => {
+    const before = await headRow(db, tables)
+    for (const bad of [0, 2]) {
+      const events = [5, 6, 7].map(eventFor)
+      events[bad] = { ...events[bad]!, outcome: 'ok' } as unknown as AuditEvent
+      await expect(
+        db.transaction((trx) => appendAudits(trx, key, events, tables)),
+      ).to.be.rejectedWith(ValidationError, '"outcome"')
+    }
+    await expect(
+      db.transaction((trx) => appendAudits(trx, key, [], tables)),
+    ).to.be.rejectedWith(ValidationError, '"events"')
+    expect(await headRow(db, tables)).to.deep.equal(before)
+    expect(await allRows(db, tables)).to.have.length(5)
   })
 })

@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 import { expect } from '../support/chai.js'
 import { rowIdFromString } from '../../src/db/row-id.js'
 import { RateLimitError, ValidationError } from '../../src/errors/index.js'
-import { candidateRowsQuery } from '../../src/repositories/search.repository.js'
+import { candidatesWithGrantsQuery } from '../../src/repositories/search.repository.js'
 import { PATIENTS } from '../../src/schema/chart-tables.js'
 import { defineTable } from '../../src/schema/define-table.js'
 import { encrypted } from '../../src/schema/encrypted-columns.js'
@@ -162,11 +162,12 @@ describe('search: two stages, by index then by grant', function () {
       patientKeys.get('byNationalId')!,
       { nationalId },
     )
-    const { sql, bindings } = candidateRowsQuery(
+    const { sql, bindings } = candidatesWithGrantsQuery(
       db,
       PATIENTS,
       PATIENTS.indexes.find((i) => i.name === 'byNationalId')!,
       [value],
+      rowIdFromString(alice.userId, 'u'),
       1001,
     )
       .toSQL()
@@ -174,13 +175,18 @@ describe('search: two stages, by index then by grant', function () {
     // MySQL 9 explains as a tree by default; MariaDB has only the table.
     const [[{ v }]] = (await db.raw('SELECT VERSION() AS v')) as [[{ v: string }]]
     const explain = v.includes('MariaDB') ? 'EXPLAIN' : 'EXPLAIN FORMAT=TRADITIONAL'
-    const [[plan]] = (await db.raw(`${explain} ${sql}`, bindings)) as [
-      [{ key: string | null; type: string }],
+    const [plan] = (await db.raw(`${explain} ${sql}`, bindings)) as [
+      { table: string; key: string | null; type: string }[],
     ]
-    expect([plan!.key, plan!.type]).to.deep.equal([
+    // The searched table by the unique index; the grants joined by their keys.
+    const searched = plan.find((r) => r.table === 't')
+    expect([searched?.key, searched?.type]).to.deep.equal([
       'patients_bidx_by_national_id',
       'const',
     ])
+    for (const r of plan.filter((r) => r.table !== 't')) {
+      expect(r.key, `${r.table}: ${r.type}`).to.not.equal(null)
+    }
 
     // A raw dump of every table: the id neither as typed nor normalised.
     const compact = nationalId.replace(/ /g, '')
