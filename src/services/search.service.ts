@@ -1,9 +1,13 @@
 import { rowIdToString } from '../db/row-id.js'
 import { AccessDeniedError, ValidationError } from '../errors/index.js'
-import { selectRowsOfPatients } from '../repositories/declared-rows.repository.js'
+import {
+  selectRowsOfPatients,
+  type PatientRows,
+} from '../repositories/declared-rows.repository.js'
 import type { PatientKeyGrantRow } from '../repositories/patient-key.row.js'
 import { findCandidatesWithGrants } from '../repositories/search.repository.js'
 import { lockUserById } from '../repositories/user.repository.js'
+import type { Executor } from '../sql/prepared.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import { partsOf, searchValueOf } from '../schema/index-values.js'
 import type { OpenedRow } from '../schema/row-codec.js'
@@ -119,6 +123,104 @@ function sameParts(a: readonly string[] | undefined, b: readonly string[]): bool
   return a !== undefined && a.length === b.length && a.every((part, i) => part === b[i])
 }
 
+/** What the two stages found, before any audit or limit. */
+export interface Matches<Row> {
+  /** Rows of granted patients, opened, that match the search. */
+  readonly rows: Row[]
+  /** The granted patients those rows belong to, in patient id order. */
+  readonly readPatients: Buffer[]
+  /** Granted rows opened and dropped: a coarse index's collisions, or a copied tag. */
+  readonly dropped: number
+  /** Patients outside the grants with a row stage one found (UUID strings). */
+  readonly outside: string[]
+}
+
+/**
+ * Stages one and two of a search, with no audit and no limit: the caller
+ * (searchRows) brings both. Two statements whatever the number of candidates:
+ * the index lookup joined with the user's grants, then one read opening every
+ * granted candidate row, each patient's with its own keys.
+ */
+export async function findMatches<Row>(
+  db: Executor,
+  user: UnlockedUser,
+  decl: TableDeclaration,
+  index: DeclaredIndex,
+  lookups: readonly (Buffer | number)[],
+  wanted: readonly string[],
+  toRow: (row: OpenedRow) => Row,
+  extraColumns: readonly string[] = [],
+): Promise<Matches<Row>> {
+  const candidates = await findCandidatesWithGrants(
+    db,
+    decl,
+    index,
+    lookups,
+    user.userIdBytes,
+    MAX_SEARCH_CANDIDATES + 1,
+  )
+  if (candidates.length > MAX_SEARCH_CANDIDATES) {
+    throw new TooBroadSearchError(
+      'query',
+      `matches more than ${MAX_SEARCH_CANDIDATES} rows of ${decl.name} by ${index.name}: give a narrower search`,
+    )
+  }
+  // Per patient: the candidate row ids, and the user's grant (null: none).
+  const byPatient = new Map<string, { ids: Buffer[]; grant: PatientKeyGrantRow | null }>()
+  for (const c of candidates) {
+    const pid = rowIdToString(c.patient_id)
+    const found = byPatient.get(pid)
+    if (found) found.ids.push(c.id)
+    else byPatient.set(pid, { ids: [c.id], grant: c.grant })
+  }
+  const toOpen: PatientRows[] = []
+  for (const { ids, grant } of byPatient.values()) {
+    if (grant)
+      toOpen.push({
+        patientId: grant.patient_id,
+        keys: await fieldKeysOfGrant(user, grant),
+        ids,
+      })
+  }
+  toOpen.sort((a, b) => Buffer.compare(a.patientId, b.patientId))
+  const rows: Row[] = []
+  const read = new Set<string>()
+  let dropped = 0
+  for (const row of await selectRowsOfPatients(db, decl, toOpen, extraColumns)) {
+    const decoded = toRow(row)
+    if (sameParts(partsOf(index, decoded as Record<string, unknown>), wanted)) {
+      rows.push(decoded)
+      read.add((row[decl.patientColumn] as Buffer).toString('hex'))
+    } else dropped++
+  }
+  return {
+    rows,
+    readPatients: toOpen
+      .map((p) => p.patientId)
+      .filter((id) => read.has(id.toString('hex'))),
+    dropped,
+    outside: [...byPatient].filter(([, p]) => p.grant === null).map(([id]) => id),
+  }
+}
+
+/** The index and the values a search looks up, checked (ValidationError otherwise). */
+export function searchLookup(
+  ctx: VaultContext,
+  decl: TableDeclaration,
+  indexName: unknown,
+  query: unknown,
+): { index: DeclaredIndex; lookups: (Buffer | number)[]; wanted: string[] } {
+  const index = indexNamed(decl, indexName)
+  const values = queryValues(index, query)
+  return {
+    index,
+    lookups: indexKeysOf(ctx, decl).map((keys) =>
+      searchValueOf(index, keys.get(index.name)!, values),
+    ),
+    wanted: partsOf(index, values)!,
+  }
+}
+
 /**
  * Searches `decl` by its index `indexName` for `query` (the index's fields).
  * `toRow` turns an opened row into what the caller gets (a Patient, a row of
@@ -146,11 +248,7 @@ export async function searchRows<Row>(
       `${index.name} is a coarse index: its matches are candidates, not an exact lookup`,
     )
   }
-  const values = queryValues(index, query)
-  const lookups = indexKeysOf(ctx, decl).map((keys) =>
-    searchValueOf(index, keys.get(index.name)!, values),
-  )
-  const wanted = partsOf(index, values)!
+  const { lookups, wanted } = searchLookup(ctx, decl, indexName, query)
   const at = `${decl.name}.${index.name}`
   let dropped = 0
   const act = { actorUserId: user.userIdBytes, action: 'search', detail: at } as const
@@ -164,54 +262,18 @@ export async function searchRows<Row>(
         throw new AccessDeniedError('search needs an enabled user')
       }
       await takeSearchAllowance(trx, ctx, user)
-      const candidates = await findCandidatesWithGrants(
+      const found = await findMatches(
         trx,
+        user,
         decl,
         index,
         lookups,
-        user.userIdBytes,
-        MAX_SEARCH_CANDIDATES + 1,
+        wanted,
+        toRow,
+        extraColumns,
       )
-      if (candidates.length > MAX_SEARCH_CANDIDATES) {
-        throw new TooBroadSearchError(
-          'query',
-          `matches more than ${MAX_SEARCH_CANDIDATES} rows of ${decl.name} by ${index.name}: give a narrower search`,
-        )
-      }
-      // Per patient: the candidate row ids, and the user's grant (null: none).
-      const byPatient = new Map<
-        string,
-        { ids: Buffer[]; grant: PatientKeyGrantRow | null }
-      >()
-      for (const c of candidates) {
-        const pid = rowIdToString(c.patient_id)
-        const found = byPatient.get(pid)
-        if (found) found.ids.push(c.id)
-        else byPatient.set(pid, { ids: [c.id], grant: c.grant })
-      }
-      const granted = [...byPatient.values()]
-        .filter((p) => p.grant !== null)
-        .sort((a, b) => Buffer.compare(a.grant!.patient_id, b.grant!.patient_id))
-      const toOpen = []
-      for (const { ids, grant } of granted) {
-        toOpen.push({
-          patientId: grant!.patient_id,
-          keys: await fieldKeysOfGrant(user, grant!),
-          ids,
-        })
-      }
-      const rows: Row[] = []
-      const read = new Set<string>()
-      for (const row of await selectRowsOfPatients(trx, decl, toOpen, extraColumns)) {
-        const decoded = toRow(row)
-        if (sameParts(partsOf(index, decoded as Record<string, unknown>), wanted)) {
-          rows.push(decoded)
-          read.add(rowIdToString(row[decl.patientColumn] as Buffer))
-        } else dropped++
-      }
-      for (const { grant } of granted) {
-        const patientId = grant!.patient_id
-        if (!read.has(rowIdToString(patientId))) continue
+      dropped = found.dropped
+      for (const patientId of found.readPatients) {
         record({
           actorUserId: user.userIdBytes,
           action: decl.auditActions.read as AuditAction,
@@ -220,16 +282,15 @@ export async function searchRows<Row>(
           detail: `${decl.name} via search ${index.name}`,
         })
       }
-      const outside = [...byPatient].filter(([, p]) => p.grant === null).map(([id]) => id)
       const registrar = me.roles.split(',').includes('registrar')
       return {
         index: index.name,
         kind: index.kind,
-        rows,
+        rows: found.rows,
         elsewhere: {
-          patients: outside.length,
+          patients: found.outside.length,
           patientIds:
-            registrar && identifiesPatients(decl, index) ? outside.sort() : null,
+            registrar && identifiesPatients(decl, index) ? found.outside.sort() : null,
         },
       }
     },

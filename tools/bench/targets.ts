@@ -99,8 +99,11 @@ export function evaluateTargets(results: ScenarioResult[]): TargetResult[] {
     'the emr-vault audit append is a MAC chain (lock head, INSERT, UPDATE); the plaintext log is one INSERT',
   )
 
-  // Search (issue 12): at every size the run measured, the public call against
-  // the plaintext lookup + access-log INSERT in a transaction.
+  // Search (issue 12): at every size the run measured, the lookup (stages one
+  // and two, as the issue words it: "as a ratio to the same lookup on a
+  // plaintext indexed column") against the plaintext SELECT of the rows; and the
+  // whole public call, audit and limits included, against the plaintext lookup
+  // + access-log INSERT in a transaction.
   const searchSizes = results
     .flatMap((s) => s.comparisons)
     .map((c) => /^search\.exact\.(\d+)$/.exec(c.id)?.[1])
@@ -110,18 +113,32 @@ export function evaluateTargets(results: ScenarioResult[]): TargetResult[] {
   for (const n of searchSizes) {
     const N = n.toLocaleString('en-GB')
     ratioAtMost(
+      `search.exact-lookup.${n}`,
+      `search.exact-sql.${n}`,
+      'lookup',
+      1.5,
+      `exact lookup (national id), ${N} patients: stages one and two (the row opened) ≤ 1.5× the plaintext SELECT of the row`,
+    )
+    ratioAtMost(
+      `search.coarse-lookup.${n}`,
+      `search.coarse-sql.${n}`,
+      'lookup',
+      3,
+      `coarse lookup (date of birth + initial), ${N} patients: stages one and two ≤ 3× the plaintext SELECT of the rows`,
+    )
+    ratioAtMost(
       `search.exact.${n}`,
       `search.exact.${n}`,
       'session',
       1.5,
-      `exact search (national id), ${N} patients: session.searchPatients ≤ 1.5× plaintext SELECT + log INSERT`,
+      `exact search (national id), ${N} patients: the whole audited session.searchPatients ≤ 1.5× plaintext SELECT + log INSERT`,
     )
     ratioAtMost(
       `search.coarse.${n}`,
       `search.coarse.${n}`,
       'session',
       3,
-      `coarse search (date of birth + initial, stage two), ${N} patients: session.searchPatients ≤ 3× plaintext SELECT + log INSERT`,
+      `coarse search (date of birth + initial, stage two), ${N} patients: the whole audited session.searchPatients ≤ 3× plaintext SELECT + log INSERT`,
     )
   }
   const sizes = find(results, 'search.exact.sizes')
