@@ -2,9 +2,14 @@ import type { Knex } from 'knex'
 import type { ChartRow } from '../crypto/chart-state.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import type { OpenedRow } from '../schema/row-codec.js'
-import type { SqlFieldKeys } from '../sql/envelope-sql.js'
+import { keysRowsSql, type SqlFieldKeys } from '../sql/envelope-sql.js'
 import { executeWrite, selectRows, type Executor } from '../sql/prepared.js'
-import { decodeColumns, openColumns, sealColumns } from './encrypted-fields.js'
+import {
+  decodeColumns,
+  openColumns,
+  openColumnsWithKeyColumns,
+  sealColumns,
+} from './encrypted-fields.js'
 
 /**
  * SQL for the rows of any declared table, always for one patient: every
@@ -98,17 +103,22 @@ export interface PatientRows {
 
 /**
  * The given rows of several patients, each opened with its own patient's keys,
- * in one statement (a search's stage two): a branch per patient.
+ * in one statement (a search's stage two). The keys are a derived table of one
+ * row per patient, joined to that patient's rows, so each envelope expression
+ * is written once whatever the number of patients (a UNION of one branch per
+ * patient took 1.0–1.6 ms to execute for 8 patients, the join 0.21 ms: measured
+ * on MySQL 9.7, docs/performance.md):
  *
- * (SELECT … FROM `t` AS t WHERE t.patient_id = ? AND t.id IN (?, …))
- * UNION ALL (SELECT … FROM `t` AS t WHERE t.patient_id = ? AND t.id IN (?, …)) …
+ * SELECT t.id, t.patient_id, …, (CASE … AES_DECRYPT(…, k.e, …) …) AS drug_enc, …
+ * FROM (SELECT CAST(? AS BINARY(16)) AS pid, … UNION ALL SELECT ?, …) AS k
+ * INNER JOIN `medications` AS t ON t.patient_id = k.pid
+ * WHERE t.id IN (?, …)
  *
  * Each shape is a prepared statement of its own on the server, whose count is
  * capped for every client (max_prepared_stmt_count), so the shapes are few: the
- * id lists are padded to one power-of-two length (the last id repeated, which
- * adds no row) and the branches to a power-of-two count (branches for the nil
- * patient id, which no patient has). Rows come back in `patients` order, then
- * by creation.
+ * keys rows are padded to a power of two (rows for the nil patient id, which no
+ * patient has) and the ids too (the last id repeated, which adds no row). Rows
+ * come back in `patients` order, then by creation.
  */
 export async function selectRowsOfPatients(
   db: Executor,
@@ -117,28 +127,33 @@ export async function selectRowsOfPatients(
   extraColumns: readonly string[] = [],
 ): Promise<OpenedRow[]> {
   if (patients.length === 0) return []
-  const idsLength = powerOfTwoAtLeast(Math.max(...patients.map((p) => p.ids.length)))
   const last = patients.at(-1)!
-  const padded = [
+  const keysRows = keysRowsSql([
     ...patients,
     ...Array<PatientRows>(powerOfTwoAtLeast(patients.length) - patients.length).fill({
       ...last,
       patientId: NIL_ID,
     }),
+  ])
+  const ids = patients.flatMap((p) => p.ids)
+  const paddedIds = [
+    ...ids,
+    ...Array<Buffer>(powerOfTwoAtLeast(ids.length) - ids.length).fill(ids.at(-1)!),
   ]
-  const branches = padded.map((p) =>
-    declaredRowsQuery(
-      db,
-      decl,
-      p.patientId,
-      p.keys,
-      { ids: [...p.ids, ...Array<Buffer>(idsLength - p.ids.length).fill(p.ids.at(-1)!)] },
-      extraColumns,
-      false,
-    ),
-  )
-  const statement =
-    branches.length === 1 ? branches[0]! : (db as Knex).unionAll(branches, true)
+  const statement = db
+    .select(plainColumnsOf(decl, extraColumns).map((c) => `t.${c}`))
+    .select(
+      openColumnsWithKeyColumns(
+        db,
+        decl.name,
+        't',
+        decl.encryptedFields.map((f) => f.column),
+        'k',
+      ),
+    )
+    .from(db.raw(`(${keysRows.sql}) AS k`, [...keysRows.bindings] as Knex.RawBinding[]))
+    .join(`${decl.name} as t`, `t.${decl.patientColumn}`, 'k.pid')
+    .whereIn('t.id', paddedIds)
   const rows = await selectRows<OpenedRow>(db, statement, `read ${decl.name}`)
   const order = new Map(patients.map((p, i) => [p.patientId.toString('hex'), i]))
   const position = (row: OpenedRow) =>
@@ -170,18 +185,12 @@ function decodeRow(decl: TableDeclaration, row: OpenedRow): OpenedRow {
   }
 }
 
-/** `ordered` false: a branch of a UNION, where ORDER BY without LIMIT means nothing. */
-function declaredRowsQuery(
-  db: Executor,
+/** The columns read as stored: ids, times, plain fields, and the caller's extras. */
+function plainColumnsOf(
   decl: TableDeclaration,
-  patientId: Buffer,
-  keys: SqlFieldKeys,
-  query: RowQuery,
   extraColumns: readonly string[],
-  ordered = true,
-): Knex.QueryBuilder {
-  const encryptedColumns = decl.encryptedFields.map((f) => f.column)
-  const plainColumns = [
+): string[] {
+  return [
     ...new Set([
       'id',
       decl.patientColumn,
@@ -192,8 +201,19 @@ function declaredRowsQuery(
       ...Object.values(decl.convertingFrom),
     ]),
   ]
+}
+
+function declaredRowsQuery(
+  db: Executor,
+  decl: TableDeclaration,
+  patientId: Buffer,
+  keys: SqlFieldKeys,
+  query: RowQuery,
+  extraColumns: readonly string[],
+): Knex.QueryBuilder {
+  const encryptedColumns = decl.encryptedFields.map((f) => f.column)
   const q = db(`${decl.name} as t`)
-    .select(plainColumns.map((c) => `t.${c}`))
+    .select(plainColumnsOf(decl, extraColumns).map((c) => `t.${c}`))
     .select(openColumns(db, decl.name, 't', encryptedColumns, keys))
     .where(`t.${decl.patientColumn}`, patientId)
   if (query.ids) q.whereIn('t.id', [...query.ids])
@@ -203,7 +223,6 @@ function declaredRowsQuery(
     else if (Array.isArray(filter.value)) q.whereIn(column, filter.value)
     else q.where(column, filter.value as Knex.Value)
   }
-  if (!ordered) return q
   const order = query.order ?? { column: 'created_at', direction: 'asc' }
   const o = `t.${order.column}`
   if (query.after) {

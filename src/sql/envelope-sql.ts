@@ -94,9 +94,12 @@ export function quoteIdentifier(name: string): string {
   return parts.map((p) => `\`${p}\``).join('.')
 }
 
-/** `HMAC-SHA256(key, msg)` in SQL; bindings: outer pad, inner pad, then those of `msgSql`. */
-function hmacSql(msgSql: string): string {
-  return `UNHEX(SHA2(CONCAT(?, UNHEX(SHA2(CONCAT(?, ${msgSql}), 256))), 256))`
+/**
+ * `HMAC-SHA256(key, msg)` in SQL; `outer` and `inner` are where the pads come
+ * from: `?` (bound, in that order, before those of `msgSql`) or key columns.
+ */
+function hmacSql(msgSql: string, outer = '?', inner = '?'): string {
+  return `UNHEX(SHA2(CONCAT(${outer}, UNHEX(SHA2(CONCAT(${inner}, ${msgSql}), 256))), 256))`
 }
 
 /**
@@ -143,7 +146,11 @@ export function sealSql(
  * The envelope in `column` as three SQL fragments: whether its format byte and
  * tag verify (bindings: outer pad, inner pad, AAD prefix), its ciphertext and its IV.
  */
-function envelopeParts(column: string, rowIdColumn: string) {
+function envelopeParts(
+  column: string,
+  rowIdColumn: string,
+  pads: { outer: string; inner: string } = { outer: '?', inner: '?' },
+) {
   const c = quoteIdentifier(column)
   const id = quoteIdentifier(rowIdColumn)
   const signed = `LEFT(${c}, LENGTH(${c}) - ${TAG_BYTES})`
@@ -151,7 +158,7 @@ function envelopeParts(column: string, rowIdColumn: string) {
     c,
     verified:
       `LENGTH(${c}) >= ${ENVELOPE_MIN_BYTES} AND LEFT(${c}, 1) = ${VERSION_LITERAL} AND ` +
-      `RIGHT(${c}, ${TAG_BYTES}) = ${hmacSql(`?, ${id}, ${signed}`)}`,
+      `RIGHT(${c}, ${TAG_BYTES}) = ${hmacSql(`?, ${id}, ${signed}`, pads.outer, pads.inner)}`,
     ciphertext: `SUBSTRING(${c}, ${HEADER_BYTES + 1}, LENGTH(${c}) - ${HEADER_BYTES + TAG_BYTES})`,
     iv: `SUBSTRING(${c}, 6, 16)`,
   }
@@ -187,6 +194,87 @@ export function openSql(
       aadPrefix,
       copy(keys.enc),
     ],
+  }
+}
+
+/** Columns of a keys row (`keysRowSql`) holding one patient's field keys. */
+export interface KeyColumns {
+  /** The HMAC outer pad (64 bytes). */
+  readonly outer: string
+  /** The HMAC inner pad (64 bytes). */
+  readonly inner: string
+  /** The AES subkey (32 bytes). */
+  readonly enc: string
+}
+
+/**
+ * {@link openSql} with the keys read from columns of the same row instead of
+ * bound: the expression is written once for rows of many patients, each row
+ * joined with its own patient's keys row (declared-rows.repository's
+ * selectRowsOfPatients). Bindings: the mode check's, then the AAD prefix.
+ */
+export function openSqlWithKeyColumns(
+  column: string,
+  keyColumns: KeyColumns,
+  aadPrefix: Buffer,
+  rowIdColumn: string,
+): CompiledStatement {
+  const outer = quoteIdentifier(keyColumns.outer)
+  const inner = quoteIdentifier(keyColumns.inner)
+  const enc = quoteIdentifier(keyColumns.enc)
+  const { c, verified, ciphertext, iv } = envelopeParts(column, rowIdColumn, {
+    outer,
+    inner,
+  })
+  const checked = modeChecked(
+    c,
+    `CASE WHEN ${verified} ` +
+      `THEN COALESCE(CONCAT(0x01, AES_DECRYPT(${ciphertext}, ${enc}, ${iv})), 0x00) ` +
+      `ELSE 0x00 END`,
+  )
+  return {
+    sql: `(CASE WHEN ${c} IS NULL THEN NULL ELSE ${checked.sql} END)`,
+    bindings: [...checked.bindings, aadPrefix],
+  }
+}
+
+/**
+ * One row per patient of `(pid, o, i, e)`: the patient id and its keys, bound,
+ * to be joined with that patient's rows (a derived table of `patients.length`
+ * rows), which the server materialises as an internal temporary table. Keys
+ * must not reach disk: measured on MariaDB 11.8, with the parameters uncast
+ * this table went to disk (Created_tmp_disk_tables + 1, an Aria table: a
+ * parameter's column is a BLOB there). Each column is cast to its fixed width
+ * in every branch (a union's column type is the widest of its branches); so
+ * cast, it stays in memory on MariaDB 11.8 and MySQL 9.7
+ * (test/sql/keys-rows-sql.test.ts).
+ *
+ * SELECT CAST(? AS BINARY(16)) AS pid, CAST(? AS BINARY(64)) AS o,
+ *        CAST(? AS BINARY(64)) AS i, CAST(? AS BINARY(32)) AS e
+ * UNION ALL SELECT ?, ?, ?, ? …
+ */
+export function keysRowsSql(
+  patients: readonly { readonly patientId: Buffer; readonly keys: SqlFieldKeys }[],
+): CompiledStatement {
+  if (patients.length === 0) {
+    throw new ValidationError('patients', 'must name at least one patient')
+  }
+  const first =
+    'SELECT CAST(? AS BINARY(16)) AS pid, CAST(? AS BINARY(64)) AS o, ' +
+    'CAST(? AS BINARY(64)) AS i, CAST(? AS BINARY(32)) AS e'
+  const rest =
+    ' UNION ALL SELECT CAST(? AS BINARY(16)), CAST(? AS BINARY(64)), CAST(? AS BINARY(64)), CAST(? AS BINARY(32))'
+  return {
+    sql: first + rest.repeat(patients.length - 1),
+    bindings: patients.flatMap(({ patientId, keys }) => {
+      if (patientId.length !== 16) {
+        throw new ValidationError(
+          'patientId',
+          `must be 16 bytes, got ${patientId.length}`,
+        )
+      }
+      return [patientId, copy(keys.outer), copy(keys.inner), copy(keys.enc)]
+    }),
   }
 }
 
