@@ -2,14 +2,11 @@ import type { Knex } from 'knex'
 import type { ChartRow } from '../crypto/chart-state.js'
 import type { TableDeclaration } from '../schema/define-table.js'
 import type { OpenedRow } from '../schema/row-codec.js'
-import { keysRowsSql, type SqlFieldKeys } from '../sql/envelope-sql.js'
+import type { SqlFieldKeys } from '../sql/envelope-sql.js'
+import { rowsOfPatientsSql } from '../sql/rows-of-patients-sql.js'
 import { executeWrite, selectRows, type Executor } from '../sql/prepared.js'
-import {
-  decodeColumns,
-  openColumns,
-  openColumnsWithKeyColumns,
-  sealColumns,
-} from './encrypted-fields.js'
+import { decodeColumns, openColumns, sealColumns } from './encrypted-fields.js'
+import { envelopeTable } from './envelope-tables.js'
 
 /**
  * SQL for the rows of any declared table, always for one patient: every
@@ -103,18 +100,8 @@ export interface PatientRows {
 
 /**
  * The given rows of several patients, each opened with its own patient's keys,
- * in one statement (a search's stage two). The keys are a derived table of one
- * row per patient, joined to that patient's rows, so each envelope expression
- * is written once whatever the number of patients (a UNION of one branch per
- * patient took 1.0–1.6 ms to execute for 8 patients, the join 0.21 ms: measured
- * on MySQL 9.7, docs/performance.md):
- *
- * SELECT t.id, t.patient_id, …, (CASE … AES_DECRYPT(…, k.e, …) …) AS drug_enc, …
- * FROM (SELECT CAST(? AS BINARY(16)) AS pid, … UNION ALL SELECT ?, …) AS k
- * INNER JOIN `medications` AS t ON t.patient_id = k.pid
- * WHERE t.id IN (?, …)
- *
- * Each shape is a prepared statement of its own on the server, whose count is
+ * in one statement (a search's stage two: sql/rows-of-patients-sql.ts). Each
+ * shape is a prepared statement of its own on the server, whose count is
  * capped for every client (max_prepared_stmt_count), so the shapes are few: the
  * keys rows are padded to a power of two (rows for the nil patient id, which no
  * patient has) and the ids too (the last id repeated, which adds no row). Rows
@@ -128,32 +115,28 @@ export async function selectRowsOfPatients(
 ): Promise<OpenedRow[]> {
   if (patients.length === 0) return []
   const last = patients.at(-1)!
-  const keysRows = keysRowsSql([
-    ...patients,
-    ...Array<PatientRows>(powerOfTwoAtLeast(patients.length) - patients.length).fill({
-      ...last,
-      patientId: NIL_ID,
-    }),
-  ])
   const ids = patients.flatMap((p) => p.ids)
-  const paddedIds = [
-    ...ids,
-    ...Array<Buffer>(powerOfTwoAtLeast(ids.length) - ids.length).fill(ids.at(-1)!),
-  ]
-  const statement = db
-    .select(plainColumnsOf(decl, extraColumns).map((c) => `t.${c}`))
-    .select(
-      openColumnsWithKeyColumns(
-        db,
+  const statement = rowsOfPatientsSql(
+    {
+      ...envelopeTable(
         decl.name,
-        't',
+        decl.patientColumn,
         decl.encryptedFields.map((f) => f.column),
-        'k',
       ),
-    )
-    .from(db.raw(`(${keysRows.sql}) AS k`, [...keysRows.bindings] as Knex.RawBinding[]))
-    .join(`${decl.name} as t`, `t.${decl.patientColumn}`, 'k.pid')
-    .whereIn('t.id', paddedIds)
+      plainColumns: plainColumnsOf(decl, extraColumns),
+    },
+    [
+      ...patients,
+      ...Array<PatientRows>(powerOfTwoAtLeast(patients.length) - patients.length).fill({
+        ...last,
+        patientId: NIL_ID,
+      }),
+    ],
+    [
+      ...ids,
+      ...Array<Buffer>(powerOfTwoAtLeast(ids.length) - ids.length).fill(ids.at(-1)!),
+    ],
+  )
   const rows = await selectRows<OpenedRow>(db, statement, `read ${decl.name}`)
   const order = new Map(patients.map((p, i) => [p.patientId.toString('hex'), i]))
   const position = (row: OpenedRow) =>

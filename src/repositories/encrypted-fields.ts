@@ -3,13 +3,7 @@ import { randomBytes } from '../crypto/bytes.js'
 import { ENVELOPE_IV_BYTES, envelopeAad } from '../crypto/envelope.js'
 import { rowIdToString } from '../db/row-id.js'
 import { IntegrityError } from '../errors/index.js'
-import {
-  decodeOpened,
-  openSql,
-  openSqlWithKeyColumns,
-  sealSql,
-  type SqlFieldKeys,
-} from '../sql/envelope-sql.js'
+import { decodeOpened, openSql, sealSql, type SqlFieldKeys } from '../sql/envelope-sql.js'
 
 /**
  * Envelope columns of one table: sealing values for INSERT/UPDATE and opening
@@ -72,35 +66,6 @@ export function openColumns(
   return columns.map((column) => {
     const prefix = envelopeAad(table, column, Buffer.alloc(16)).subarray(0, -16)
     const { sql, bindings } = openSql(`${alias}.${column}`, keys, prefix, `${alias}.id`)
-    return knex.raw(`${sql} AS \`${column}\``, [...bindings] as Knex.RawBinding[])
-  })
-}
-
-/**
- * {@link openColumns} with each row's keys read from the joined keys row
- * `keysAlias` (envelope-sql's keysRowsSql): one expression per column whatever
- * the number of patients.
- */
-export function openColumnsWithKeyColumns(
-  knex: Knex,
-  table: string,
-  alias: string,
-  columns: readonly string[],
-  keysAlias: string,
-): Knex.Raw[] {
-  const keyColumns = {
-    outer: `${keysAlias}.o`,
-    inner: `${keysAlias}.i`,
-    enc: `${keysAlias}.e`,
-  }
-  return columns.map((column) => {
-    const prefix = envelopeAad(table, column, Buffer.alloc(16)).subarray(0, -16)
-    const { sql, bindings } = openSqlWithKeyColumns(
-      `${alias}.${column}`,
-      keyColumns,
-      prefix,
-      `${alias}.id`,
-    )
     return knex.raw(`${sql} AS \`${column}\``, [...bindings] as Knex.RawBinding[])
   })
 }

@@ -210,8 +210,7 @@ export interface KeyColumns {
 /**
  * {@link openSql} with the keys read from columns of the same row instead of
  * bound: the expression is written once for rows of many patients, each row
- * joined with its own patient's keys row (declared-rows.repository's
- * selectRowsOfPatients). Bindings: the mode check's, then the AAD prefix.
+ * joined with its own patient's keys row (rows-of-patients-sql.ts). Bindings: the mode check's, then the AAD prefix.
  */
 export function openSqlWithKeyColumns(
   column: string,
@@ -247,7 +246,7 @@ export function openSqlWithKeyColumns(
  * parameter's column is a BLOB there). Each column is cast to its fixed width
  * in every branch (a union's column type is the widest of its branches); so
  * cast, it stays in memory on MariaDB 11.8 and MySQL 9.7
- * (test/sql/keys-rows-sql.test.ts).
+ * (test/sql/rows-of-patients-sql.test.ts).
  *
  * SELECT CAST(? AS BINARY(16)) AS pid, CAST(? AS BINARY(64)) AS o,
  *        CAST(? AS BINARY(64)) AS i, CAST(? AS BINARY(32)) AS e

@@ -11,6 +11,7 @@ import {
 } from '../../src/sql/envelope-sql.js'
 import { MODE_REFUSAL_SQL, modeChecked } from '../../src/sql/mode-guard.js'
 import { selectRows } from '../../src/sql/prepared.js'
+import { rowsOfPatientsSql } from '../../src/sql/rows-of-patients-sql.js'
 import { testDb } from '../support/test-env.js'
 
 /**
@@ -22,7 +23,7 @@ import { testDb } from '../support/test-env.js'
 const fieldKeys = () => ({ enc: randomBytes(32), mac: randomBytes(32) })
 const KEY_COLUMNS = { outer: 'k.o', inner: 'k.i', enc: 'k.e' }
 
-describe('keys rows and openSqlWithKeyColumns (compiled, no database)', () => {
+describe('stage two SQL: keys rows, openSqlWithKeyColumns, rowsOfPatientsSql (compiled, no database)', () => {
   it('binds every key, each cast to its fixed width; the open binds only the mode check and the AAD prefix', () => {
     const a = { patientId: randomBytes(16), keys: sqlFieldKeys(fieldKeys(), 1) }
     const b = { patientId: randomBytes(16), keys: sqlFieldKeys(fieldKeys(), 2) }
@@ -50,6 +51,54 @@ describe('keys rows and openSqlWithKeyColumns (compiled, no database)', () => {
     expect(open.sql).to.include(MODE_REFUSAL_SQL)
     expect(open.sql.split('?').length - 1).to.equal(open.bindings.length)
     expect(open.bindings).to.deep.equal([...modeChecked('x', 'y').bindings, prefix])
+  })
+
+  it('rowsOfPatientsSql: plain columns, one open per envelope column, the keys rows joined by patient, the ids listed', () => {
+    const keyed = [0, 1].map(() => ({
+      patientId: randomBytes(16),
+      keys: sqlFieldKeys(fieldKeys(), 1),
+    }))
+    const ids = [randomBytes(16), randomBytes(16), randomBytes(16)]
+    const prefixes = { a_enc: Buffer.from('pa'), b_enc: Buffer.from('pb') }
+    const { sql, bindings } = rowsOfPatientsSql(
+      {
+        table: 'meds',
+        patientColumn: 'patient_id',
+        columns: ['a_enc', 'b_enc'],
+        aadPrefixes: prefixes,
+        plainColumns: ['id', 'patient_id'],
+      },
+      keyed,
+      ids,
+    )
+    expect(sql).to.match(/^SELECT `t`\.`id`, `t`\.`patient_id`, \(CASE /)
+    expect(sql).to.include(' AS `a_enc`, ').and.include(' AS `b_enc` FROM (SELECT CAST(')
+    expect(sql).to.match(
+      /\) AS `k` JOIN `meds` AS `t` ON `t`\.`patient_id` = `k`\.`pid` WHERE `t`\.`id` IN \(\?, \?, \?\)$/,
+    )
+    expect(sql.split('?').length - 1).to.equal(bindings.length)
+    const mode = modeChecked('x', 'y').bindings
+    expect(bindings).to.deep.equal([
+      ...mode,
+      prefixes.a_enc,
+      ...mode,
+      prefixes.b_enc,
+      ...keysRowsSql(keyed).bindings,
+      ...ids,
+    ])
+    expect(() =>
+      rowsOfPatientsSql(
+        {
+          table: 'meds',
+          patientColumn: 'patient_id',
+          columns: [],
+          aadPrefixes: {},
+          plainColumns: ['id'],
+        },
+        keyed,
+        [],
+      ),
+    ).to.throw(ValidationError)
   })
 
   it('refuses no patients, a patient id of another length, and a key column that is not an identifier', () => {
@@ -111,13 +160,22 @@ describe('keys rows on the server: each row opens with its own patient keys, in 
     await db.schema.dropTableIfExists(table)
   })
 
-  /** The statement of selectRowsOfPatients, on this table, and the session's disk temp tables. */
+  /** The statement of a search's stage two, on this table, and the session's disk temp tables. */
   async function open(
     keyed: { patientId: Buffer; keys: ReturnType<typeof keysOf> }[],
     ids: Buffer[],
   ): Promise<{ opened: Map<string, string | 'tampered'>; diskTables: number }> {
-    const k = keysRowsSql(keyed)
-    const e = openSqlWithKeyColumns('t.env', KEY_COLUMNS, prefix, 't.id')
+    const statement = rowsOfPatientsSql(
+      {
+        table,
+        patientColumn: 'pid',
+        columns: ['env'],
+        aadPrefixes: { env: prefix },
+        plainColumns: ['id'],
+      },
+      keyed,
+      ids,
+    )
     return db.transaction(async (trx) => {
       const status = async () =>
         Number(
@@ -128,17 +186,10 @@ describe('keys rows on the server: each row opens with its own patient keys, in 
           )[0][0]!.Value,
         )
       const before = await status()
-      const found = await selectRows<{ id: Buffer; o: Buffer | null }>(
-        trx,
-        trx
-          .select('t.id', trx.raw(`${e.sql} AS o`, [...e.bindings] as Knex.RawBinding[]))
-          .from(trx.raw(`(${k.sql}) AS k`, [...k.bindings] as Knex.RawBinding[]))
-          .join(`${table} as t`, 't.pid', 'k.pid')
-          .whereIn('t.id', ids),
-      )
+      const found = await selectRows<{ id: Buffer; env: Buffer | null }>(trx, statement)
       const opened = new Map<string, string | 'tampered'>()
       for (const row of found) {
-        const value = decodeOpened(row.o)
+        const value = decodeOpened(row.env)
         opened.set(
           row.id.toString('hex'),
           value === 'tampered' ? value : String(value?.toString('utf8')),
