@@ -578,6 +578,15 @@ describe('emr-vault command line (in-process, test database)', function () {
       const recorded = JSON.parse(readFileSync(anchor, 'utf8')) as { lastSeq: string }
       expect(Number(recorded.lastSeq)).to.be.greaterThan(0)
       expect((await runCli(['audit', 'verify', '--anchor', anchor])).code).to.equal(0)
+      // --resume checks only the rows after the anchor: none or a few here.
+      const from = (JSON.parse(readFileSync(anchor, 'utf8')) as { lastSeq: string })
+        .lastSeq
+      const resumed = await runCli(['audit', 'verify', '--anchor', anchor, '--resume'])
+      expect(resumed.code).to.equal(0)
+      expect(resumed.stdout).to.match(
+        new RegExp(`^OK: \\d+ rows after the anchor \\(seq ${from}\\), last seq \\d+`),
+      )
+      expect((await runCli(['audit', 'verify', '--resume'])).code).to.equal(2)
       writeFileSync(
         anchor,
         JSON.stringify({ lastSeq: '999999999', lastMac: 'ab'.repeat(32) }),
