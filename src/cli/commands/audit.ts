@@ -176,7 +176,7 @@ export const auditCommands: Command[] = [
       'restored. After a good run the new head is written back to the file.',
       '',
       '--resume checks only the rows after the anchor (and the anchor row itself), so a',
-      'daily run takes the time of that day\'s rows. It does not see a change made',
+      "daily run takes the time of that day's rows. It does not see a change made",
       'since to a row before the anchor: run without --resume now and then (weekly).',
       '',
       "--patient also checks that patient's chart: every row against the chart state,",
