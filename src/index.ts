@@ -114,6 +114,7 @@ export {
   type AuditEntry,
   type AuditReportFilters,
 } from './services/audit.service.js'
+export { toFhirAuditEvent, type FhirAuditEvent } from './services/audit-fhir.js'
 export {
   verifyAuditChain,
   type AuditChainProblem,

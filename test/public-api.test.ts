@@ -41,6 +41,7 @@ describe('public API (src/index.ts)', () => {
       'plain',
       'runDoctor',
       'searchIndex',
+      'toFhirAuditEvent',
       'verifyAuditChain',
       'verifyPatientChart',
       'worstStatus',

@@ -13,6 +13,8 @@ import {
   uniqueName,
 } from '../support/vault-fixture.js'
 import { runCli } from './run-cli.js'
+import { ACTION_SYSTEM } from '../../src/services/audit-fhir.js'
+import { fhirAuditEventProblems } from '../support/fhir-audit-event.js'
 
 /**
  * The commands against a database of the suite's own, run in-process (run-cli.ts). Each test
@@ -571,6 +573,24 @@ describe('emr-vault command line (in-process, test database)', function () {
           .split('\n')
           .map((l) => (JSON.parse(l) as { action: string }).action),
       ).to.deep.equal(actions)
+      // FHIR R4 AuditEvents, one a line, each valid, the same acts in the same order.
+      const fhir = await runCli([
+        'audit',
+        'export',
+        '--format',
+        'fhir',
+        '--patient',
+        patientId,
+      ])
+      const events = fhir.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+      expect(
+        events.map((e) => (e['subtype'] as { code: string }[]).at(-1)!.code),
+      ).to.deep.equal(actions)
+      for (const e of events)
+        expect(fhirAuditEventProblems(e, [ACTION_SYSTEM])).to.deep.equal([])
       // An anchor file: created by a good run, checked by the next; a head the chain
       // does not contain (as after a cut log with an old head restored) fails.
       const anchor = join(dir, uniqueName('audit-anchor'))

@@ -299,16 +299,18 @@ export const auditCommands: Command[] = [
   },
   {
     path: ['audit', 'export'],
-    summary: 'stream audit entries to stdout as CSV or JSON lines',
+    summary:
+      'stream audit entries to stdout as CSV, JSON lines, or FHIR R4 AuditEvent resources (NDJSON)',
     usage:
-      '[--format csv|jsonl] [--user USER] [--patient ID] [--action NAME] [--from DATE] [--to DATE]',
+      '[--format csv|jsonl|fhir] [--user USER] [--patient ID] [--action NAME] [--from DATE] [--to DATE]',
     options: {
       ...FILTER_OPTIONS,
       format: {
         type: 'string',
-        value: 'csv|jsonl',
-        description: 'CSV with a header line, or one JSON object a line (default jsonl)',
-        check: oneOf('csv', 'jsonl'),
+        value: 'csv|jsonl|fhir',
+        description:
+          'CSV with a header line, one JSON object a line (default jsonl), or one FHIR R4 AuditEvent a line (IHE BALP codes)',
+        check: oneOf('csv', 'jsonl', 'fhir'),
       },
     },
     async run(rt, args) {
@@ -319,10 +321,16 @@ export const auditCommands: Command[] = [
         out(
           'seq,occurred_at,actor_user_id,action,patient_id,target_user_id,outcome,reason,detail',
         )
+      const { toFhirAuditEvent } =
+        format === 'fhir' ? await import('../../services/audit-fhir.js') : {}
       for await (const entry of entries(await rt.db(), await filtersFrom(rt, args))) {
         const r = plain(entry)
         await outStreamed(
-          format === 'csv' ? Object.values(r).map(csvCell).join(',') : JSON.stringify(r),
+          toFhirAuditEvent
+            ? JSON.stringify(toFhirAuditEvent(entry))
+            : format === 'csv'
+              ? Object.values(r).map(csvCell).join(',')
+              : JSON.stringify(r),
         )
         if (++n % 1000 === 0) progress.update(n)
       }
