@@ -1,5 +1,5 @@
 /**
- * `npx tsx tools/bench/act-cpu.ts [--acts 500] [--rounds 3] [--chart 20] [--database emr_vault_bench_cpu]`
+ * `npx tsx tools/bench/act-cpu.ts [--acts 500] [--rounds 3] [--warmup 300] [--chart 20] [--database emr_vault_bench_cpu]`
  *
  * Node CPU per audited act (issue 13): N `session.readChart` (a 20-record chart)
  * and N `session.addRecord` (a 1 KB note), run serially from a warm session, and
@@ -7,11 +7,11 @@
  * printed too but is mostly the server's; CPU is the number this tool is for.
  * Statements per act are counted through the prepared-statement seam (the
  * observer is off while CPU is measured). Each act kind runs `--rounds` batches
- * alternately after one unmeasured warm-up batch; the median batch is quoted.
+ * alternately after `--warmup` unmeasured acts of each; the median batch is quoted.
  *
  * Same server and database rules as `npm run bench` (tools/bench/database.ts):
  * the configured server or the private local one, its own database, dropped at
- * the end. `--cpu-prof` style profiling: run it under `node --cpu-prof --import tsx`.
+ * the end. To see where the CPU goes: `node --cpu-prof --import tsx tools/bench/act-cpu.ts`.
  */
 import { randomBytes } from 'node:crypto'
 import { loadavg } from 'node:os'
@@ -42,12 +42,14 @@ async function main(): Promise<void> {
     options: {
       acts: { type: 'string', default: '500' },
       rounds: { type: 'string', default: '3' },
+      warmup: { type: 'string', default: '300' },
       chart: { type: 'string', default: '20' },
       database: { type: 'string', default: 'emr_vault_bench_cpu' },
     },
   })
   const acts = Number(values.acts)
   const rounds = Number(values.rounds)
+  const warmup = Number(values.warmup)
   const chart = Number(values.chart)
   const config = await benchServerConfig(values.database, (line) =>
     console.log(`[db] ${line}`),
@@ -75,8 +77,9 @@ async function main(): Promise<void> {
     console.log(`addRecord: ${await statementsOf(addRecord)}`)
 
     const load = loadavg()
-    await batch(Math.min(acts, 100), readChart)
-    await batch(Math.min(acts, 100), addRecord)
+    // Unmeasured: the first few hundred acts are slower while V8 optimises.
+    await batch(warmup, readChart)
+    await batch(warmup, addRecord)
     const samples: Record<'readChart' | 'addRecord', Batch[]> = {
       readChart: [],
       addRecord: [],
