@@ -25,10 +25,10 @@ type DriverCallback = (err: unknown, result: unknown) => void
  * The part of mysql2's callback connection used here. Not `connection.promise()`:
  * that builds a new PromiseConnection (an EventEmitter with two listeners) per
  * call and, with mysql2's default `trace: true`, captures a stack per statement
- * (node_modules/mysql2/lib/promise/connection.js, capture_local_err.js); the two
- * were 70 µs of Node CPU per statement, 7% of a chart read's (tools/bench/act-cpu.ts,
- * --cpu-prof, 2026-12-03). The stack would only have named the driver's frames
- * in an error that {@link sanitise} replaces anyway.
+ * (node_modules/mysql2/lib/promise/connection.js, capture_local_err.js): 70 µs
+ * of Node CPU per statement, 0.7 ms of a 6 ms chart read (tools/bench/act-cpu.ts
+ * under --cpu-prof, 2026-12-03). The stack would only have named the driver's
+ * frames in an error that {@link sanitise} replaces anyway.
  */
 interface DriverConnection {
   execute(sql: string, values: unknown[], callback: DriverCallback): unknown
