@@ -1,4 +1,9 @@
 import type { Knex } from 'knex'
+import {
+  advanceAuditHeadSql,
+  insertAuditRowsSql,
+  lockAuditHeadSql,
+} from '../sql/audit-chain-sql.js'
 import { executeWrite, selectRows, type Executor } from '../sql/prepared.js'
 import {
   BREAK_GLASS_ACTION_PREFIX,
@@ -32,10 +37,7 @@ export async function lockAuditHead(
 ): Promise<(AuditHeadRow & { now: Date }) | undefined> {
   const rows = await selectRows<AuditHeadRow & { now: Date }>(
     trx,
-    trx(tables.head)
-      .select('last_seq', 'last_mac', 'head_mac', trx.raw('SYSDATE(3) AS `now`'))
-      .where('id', HEAD_ID)
-      .forUpdate(),
+    lockAuditHeadSql(tables.head, HEAD_ID),
     'lock audit head',
   )
   return rows[0]
@@ -65,11 +67,7 @@ export async function insertAuditRows(
   tables: AuditTables,
   rows: readonly NewAuditLogRow[],
 ): Promise<void> {
-  await executeWrite(
-    trx,
-    trx(tables.log).insert(rows.map((row) => ({ ...row, seq: seqValue(row.seq) }))),
-    'append audit row',
-  )
+  await executeWrite(trx, insertAuditRowsSql(tables.log, rows), 'append audit row')
 }
 
 /** Moves the head to the row just inserted; false if the head was not at `fromSeq`. */
@@ -81,13 +79,7 @@ export async function advanceAuditHead(
 ): Promise<boolean> {
   const { affectedRows } = await executeWrite(
     trx,
-    trx(tables.head)
-      .update({
-        last_seq: seqValue(head.lastSeq),
-        last_mac: head.lastMac,
-        head_mac: head.headMac,
-      })
-      .where({ id: HEAD_ID, last_seq: seqValue(fromSeq) }),
+    advanceAuditHeadSql(tables.head, HEAD_ID, fromSeq, head),
     'advance audit head',
   )
   return affectedRows === 1

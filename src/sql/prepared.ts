@@ -19,13 +19,28 @@ export interface WriteResult {
   readonly affectedRows: number
 }
 
-/** The part of mysql2's promise connection used here. */
-interface PromiseConnection {
-  execute(sql: string, values: unknown[]): Promise<[unknown, unknown]>
-  query(sql: string): Promise<[unknown, unknown]>
-}
+type DriverCallback = (err: unknown, result: unknown) => void
+
+/**
+ * The part of mysql2's callback connection used here. Not `connection.promise()`:
+ * that builds a new PromiseConnection (an EventEmitter with two listeners) per
+ * call and, with mysql2's default `trace: true`, captures a stack per statement
+ * (node_modules/mysql2/lib/promise/connection.js, capture_local_err.js): 70 µs
+ * of Node CPU per statement, 0.7 ms of a 6 ms chart read (tools/bench/act-cpu.ts
+ * under --cpu-prof, 2026-12-03). The stack would only have named the driver's
+ * frames in an error that {@link sanitise} replaces anyway.
+ */
 interface DriverConnection {
-  promise(): PromiseConnection
+  execute(sql: string, values: unknown[], callback: DriverCallback): unknown
+  query(sql: string, callback: DriverCallback): unknown
+  destroy(): void
+}
+
+/** Runs `send` with a callback as a promise of the result (rows or an OkPacket). */
+function driverCall(send: (callback: DriverCallback) => unknown): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    send((err, result) => (err ? reject(err) : resolve(result)))
+  })
 }
 
 /** What a statement observer is told: never SQL values, only the operation's name. */
@@ -96,11 +111,12 @@ async function execute(
     if (statementObserver) {
       await statementObserver({
         operation,
-        destroyConnection: () => (connection as unknown as { destroy(): void }).destroy(),
+        destroyConnection: () => connection.destroy(),
       })
     }
-    const [result] = await connection.promise().execute(sql, [...bindings])
-    return result
+    // mysql2 throws synchronously on an undefined bind value; the executor of
+    // driverCall's promise turns that into a rejection, so it is sanitised too.
+    return await driverCall((done) => connection.execute(sql, [...bindings], done))
   } catch (err) {
     if (isModeRefusal(err, sql))
       throw modeRefusalError(operation, await modeOf(connection))
@@ -116,9 +132,9 @@ async function execute(
  */
 async function modeOf(connection: DriverConnection): Promise<string | undefined> {
   try {
-    const [rows] = await connection
-      .promise()
-      .query('SELECT @@session.block_encryption_mode AS mode')
+    const rows = await driverCall((done) =>
+      connection.query('SELECT @@session.block_encryption_mode AS mode', done),
+    )
     const mode = (rows as { mode?: unknown }[])[0]?.mode
     return typeof mode === 'string' ? mode : undefined
   } catch {
