@@ -116,6 +116,12 @@ export {
 } from './services/audit.service.js'
 export { toFhirAuditEvent, type FhirAuditEvent } from './services/audit-fhir.js'
 export {
+  disclosuresOf,
+  type Disclosure,
+  type DisclosureBasis,
+  type DisclosureOptions,
+} from './services/audit-disclosures.js'
+export {
   verifyAuditChain,
   type AuditChainProblem,
   type AuditHeadState,

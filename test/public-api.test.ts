@@ -27,6 +27,7 @@ describe('public API (src/index.ts)', () => {
       'defineTable',
       'deploymentKeysFromEnv',
       'describeTableDrift',
+      'disclosuresOf',
       'dropEncryptedTable',
       'emrVaultMigrations',
       'encrypted',

@@ -544,6 +544,8 @@ describe('emr-vault command line (in-process, test database)', function () {
       await session.grant(patientId, bobId)
       await session.revoke(patientId, bobId)
       await session.rotatePatientKey(patientId)
+      await session.readPatient(patientId)
+      const creator = session.userId
       session.close()
       const verify = await runCli(['audit', 'verify', '--json'])
       expect(verify.code, verify.stderr).to.equal(0)
@@ -591,6 +593,26 @@ describe('emr-vault command line (in-process, test database)', function () {
       ).to.deep.equal(actions)
       for (const e of events)
         expect(fhirAuditEventProblems(e, [ACTION_SYSTEM])).to.deep.equal([])
+      // The accounting of disclosures: the creator's read, under creation.
+      const disclosures = await runCli(['audit', 'disclosures', '--patient', patientId])
+      expect(disclosures.code, disclosures.stderr).to.equal(0)
+      expect(disclosures.stdout).to.match(
+        new RegExp(`^\\S+ ${creator} patient\\.read via creator$`, 'm'),
+      )
+      const asJson = await runCli([
+        'audit',
+        'disclosures',
+        '--patient',
+        patientId,
+        '--json',
+      ])
+      const rows = asJson.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { userId: string; basis: { kind: string } })
+      expect(rows.at(-1)).to.deep.include({ userId: creator })
+      expect(rows.at(-1)!.basis.kind).to.equal('creator')
+      expect((await runCli(['audit', 'disclosures'])).code).to.equal(2)
       // An anchor file: created by a good run, checked by the next; a head the chain
       // does not contain (as after a cut log with an old head restored) fails.
       const anchor = join(dir, uniqueName('audit-anchor'))

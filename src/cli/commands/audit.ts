@@ -254,6 +254,52 @@ export const auditCommands: Command[] = [
     },
   },
   {
+    path: ['audit', 'disclosures'],
+    summary:
+      "who opened a patient's data, when, and under which access (creator, grant, break-glass): an accounting of disclosures",
+    usage: '--patient ID [--from DATE] [--to DATE] [--json]',
+    help: [
+      "From the patient's audit rows alone (HIPAA 164.528 accounting of disclosures).",
+      'It trusts them: run audit verify with it for a report that must stand up.',
+    ],
+    options: {
+      patient: { ...PATIENT, description: 'the patient (a UUID)' },
+      from: FILTER_OPTIONS['from']!,
+      to: FILTER_OPTIONS['to']!,
+    },
+    async run(rt, args) {
+      const { disclosuresOf } = await import('../../services/audit-disclosures.js')
+      const from = date(args['from'])
+      const to = date(args['to'])
+      let n = 0
+      for await (const d of disclosuresOf(await rt.db(), String(args['patient']), {
+        ...(from ? { from } : {}),
+        ...(to ? { to } : {}),
+      })) {
+        n++
+        if (rt.json) await outStreamed(toJson(d))
+        else {
+          const b = d.basis
+          const basis =
+            b.kind === 'grant'
+              ? `grant by ${b.grantedBy ?? '-'} at ${b.since.toISOString()}`
+              : b.kind === 'recovery'
+                ? `recovery restore by ${b.restoredBy ?? '-'} at ${b.since.toISOString()}`
+                : b.kind === 'break-glass'
+                  ? `break-glass at ${b.since.toISOString()}: ${printable(b.reason ?? '')}`
+                  : b.kind === 'creator'
+                    ? 'creator'
+                    : 'unknown (no row grants it)'
+          await outStreamed(
+            `${d.at.toISOString()} ${d.userId ?? '-'} ${d.action}${d.detail ? ` (${printable(d.detail)})` : ''} via ${basis}`,
+          )
+        }
+      }
+      if (!rt.json) out(`${n} disclosures`)
+      return 0
+    },
+  },
+  {
     path: ['audit', 'report'],
     summary: 'audit entries, break-glass first; filter by user, patient, action and time',
     usage:
