@@ -129,6 +129,7 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
         'recovery init',
         'audit verify',
         'audit export',
+        'audit disclosures',
         'chart baseline',
         'search reindex',
         'doctor',
@@ -434,6 +435,18 @@ describe('emr-vault command line: usage (in-process, no database)', () => {
       [['audit', 'report', '--patient', 'x'], 5, /"patientId" must be a UUID string/],
       [['audit', 'export', '--format', 'xml'], 2, /--format must be csv or jsonl/],
       [['audit', 'export', '--to', '31/12/2026'], 2, /--to must be a date/],
+      [
+        [
+          'audit',
+          'disclosures',
+          '--patient',
+          '0190f0f0-0000-7000-8000-000000000000',
+          '--from',
+          '31/12/2026',
+        ],
+        2,
+        /--from must be a date/,
+      ],
       [['doctor', '--app-user', '@host'], 2, /--app-user must be an account/],
       [['search', 'reindex', '--as', 'a'], 2, /--recovery-key is required/],
       [
